@@ -1,0 +1,124 @@
+"""Runtime helpers shared by every topic: device choice, seeding, cache folder, progress bars.
+
+Nothing here prints or writes files on import; randomness is only set when
+:func:`seed_everything` is called.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+__all__ = ["get_device", "seed_everything", "data_dir", "offline", "progress_bar"]
+
+T = TypeVar("T")
+
+_DEVICE_ORDER = ("cuda", "mps", "cpu")
+
+
+def get_device(prefer: str | torch.device | None = None) -> torch.device:
+    """Pick the device to compute on.
+
+    Parameters
+    ----------
+    prefer : str or torch.device, optional
+        ``"cuda"``, ``"mps"``, ``"cpu"`` (or a full spec such as ``"cuda:1"``). When it is not
+        available a clear error is raised. ``None`` (default) takes the first available of
+        CUDA, Apple MPS, CPU. The environment variable ``ARTIPHYS_DEVICE`` overrides ``None``.
+
+    Returns
+    -------
+    torch.device
+    """
+    if prefer is None:
+        prefer = os.environ.get("ARTIPHYS_DEVICE") or None
+    if prefer is None:
+        for kind in _DEVICE_ORDER:
+            if _available(kind):
+                return torch.device(kind)
+    device = torch.device(prefer)
+    if not _available(device.type):
+        raise RuntimeError(
+            f"Device {str(device)!r} was requested but is not available here. "
+            f"Available: {[k for k in _DEVICE_ORDER if _available(k)]}. "
+            "Pass prefer=None to choose automatically."
+        )
+    return device
+
+
+def _available(kind: str) -> bool:
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "mps":
+        return bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    return kind == "cpu"
+
+
+def seed_everything(seed: int = 0, deterministic: bool = True) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) and return a seeded CPU generator.
+
+    Parameters
+    ----------
+    seed : int
+        The seed.
+    deterministic : bool
+        Also ask cuDNN for deterministic kernels (slower on GPU, no effect on CPU).
+
+    Returns
+    -------
+    torch.Generator
+        A CPU generator seeded with ``seed``, for functions that take ``generator=``.
+    """
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    return torch.Generator().manual_seed(seed)
+
+
+def data_dir() -> Path:
+    """The cache folder for downloads and trained models.
+
+    ``ARTIPHYS_DATA_DIR`` when set, otherwise the user cache folder
+    (``~/.cache/artiphys`` on Linux). The folder is created on first use.
+    """
+    env = os.environ.get("ARTIPHYS_DATA_DIR")
+    if env:
+        path = Path(env).expanduser()
+    else:
+        import pooch
+
+        path = Path(pooch.os_cache("artiphys"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def offline() -> bool:
+    """True when ``ARTIPHYS_OFFLINE`` is set to a true value (``1``, ``true``, ``yes``).
+
+    In offline mode nothing is downloaded: cached files are used, otherwise the simulated
+    stand-ins (``source="auto"``) or a clear error (``source="real"``).
+    """
+    return os.environ.get("ARTIPHYS_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def progress_bar(
+    iterable: Iterable[T], progress: bool = True, desc: str | None = None, total: int | None = None
+) -> Iterator[T]:
+    """Wrap ``iterable`` in a tqdm progress bar (notebook-aware) unless ``progress`` is False."""
+    if not progress:
+        return iter(iterable)
+    from tqdm.auto import tqdm
+
+    return iter(tqdm(iterable, desc=desc, total=total, leave=False))

@@ -1,0 +1,34 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path | None:
+    """The folder of real data copies (``ARTIPHYS_SHARED_DATA`` or ``../shared/data``), if present."""
+    env = os.environ.get("ARTIPHYS_SHARED_DATA")
+    path = Path(env) if env else REPO.parent / "shared" / "data"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """Path to the real data copies; the test is skipped when they are absent."""
+    path = shared_data_dir()
+    if path is None:
+        pytest.skip("real data copies (../shared/data) are not present")
+    return path
+
+
+@pytest.fixture
+def tmp_data_dir(tmp_path, monkeypatch) -> Path:
+    """An empty ARTIPHYS_DATA_DIR, offline, for tests that touch the cache."""
+    monkeypatch.setenv("ARTIPHYS_DATA_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ARTIPHYS_OFFLINE", "1")
+    return tmp_path / "cache"
