@@ -77,7 +77,7 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> torch.Generato
     """
     seed = int(seed)
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds legacy global state
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)

@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def shared_data_dir() -> Path | None:
-    """The folder of real data copies (``ARTIPHYS_SHARED_DATA`` or ``../shared/data``), if present."""
+    """The real data copies (``ARTIPHYS_SHARED_DATA`` or ``../shared/data``), if present."""
     env = os.environ.get("ARTIPHYS_SHARED_DATA")
     path = Path(env) if env else REPO.parent / "shared" / "data"
     return path if path.is_dir() else None

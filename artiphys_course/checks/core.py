@@ -21,8 +21,9 @@ def _to_numpy(x: Any) -> Any:
     return x
 
 
-def compare(got: Any, expected: Any, rtol: float = 1e-5, atol: float = 1e-6, path: str = "output"
-            ) -> str | None:
+def compare(
+    got: Any, expected: Any, rtol: float = 1e-5, atol: float = 1e-6, path: str = "output"
+) -> str | None:
     """Compare two results recursively; return ``None`` when they match, else the first difference.
 
     Arrays and tensors are compared by shape, then with ``np.allclose``; tuples, lists and dicts
@@ -43,7 +44,7 @@ def compare(got: Any, expected: Any, rtol: float = 1e-5, atol: float = 1e-6, pat
     if isinstance(expected, (tuple, list)) and not np.isscalar(expected):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             return f"{path} should be a sequence of length {len(expected)}, got {_describe(got)}"
-        for i, (g, e) in enumerate(zip(got, expected)):
+        for i, (g, e) in enumerate(zip(got, expected, strict=True)):
             msg = compare(g, e, rtol, atol, f"{path}[{i}]")
             if msg:
                 return msg
@@ -61,7 +62,9 @@ def compare(got: Any, expected: Any, rtol: float = 1e-5, atol: float = 1e-6, pat
         if not np.array_equal(g, e):
             return f"{path} differs from the reference"
         return None
-    if isinstance(expected, (float, int, np.floating, np.integer)) and not isinstance(expected, bool):
+    if isinstance(expected, (float, int, np.floating, np.integer)) and not isinstance(
+        expected, bool
+    ):
         try:
             ok = np.isclose(float(got), float(expected), rtol=rtol, atol=atol)
         except (TypeError, ValueError):
@@ -124,7 +127,8 @@ def check_function(
             print(msg)
             return False
         except Exception as err:  # noqa: BLE001 - any student error becomes feedback
-            print(f"{FAIL} {name}: raised {type(err).__name__}: {err} (test input {i} of {len(cases)}).")
+            where = f"test input {i} of {len(cases)}"
+            print(f"{FAIL} {name}: raised {type(err).__name__}: {err} ({where}).")
             if hint:
                 print(f"   Hint: {hint}")
             return False

@@ -1,0 +1,145 @@
+"""Single-source notebooks: solution -> student conversion and the sync of notebooks/."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from artiphys_course.authoring import (
+    AuthoringError,
+    build_notebooks,
+    strip_solutions,
+    student_notebook,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+SOLVED = '''\
+import numpy as np
+
+
+def preferred(responses, angles):
+    """Angle of the largest response."""
+    # BEGIN SOLUTION
+    best = np.argmax(responses)
+    return angles[best]
+    # END SOLUTION
+
+
+class Model:
+    def forward(self, x):
+        # BEGIN SOLUTION
+        return 2 * x
+        # END SOLUTION
+'''
+
+
+def test_strip_replaces_each_block_at_its_indentation():
+    student, names = strip_solutions(SOLVED)
+    assert names == ["preferred", "forward"]
+    assert "argmax" not in student and "2 * x" not in student
+    assert '    raise NotImplementedError("Exercise: preferred")' in student.splitlines()
+    assert '        raise NotImplementedError("Exercise: forward")' in student.splitlines()
+    ast.parse(student)  # still valid Python
+    namespace: dict = {}
+    exec(compile(student, "student", "exec"), namespace)  # noqa: S102 - our own test source
+    with pytest.raises(NotImplementedError, match="Exercise: preferred"):
+        namespace["preferred"]([1, 2], [0, 90])
+
+
+def test_strip_keeps_code_without_markers_and_marker_text_inside_strings():
+    code = 'text = "# BEGIN SOLUTION"\nx = 1  # BEGIN SOLUTION\n'
+    assert strip_solutions(code) == (code, [])
+
+
+def test_nested_def_belongs_to_innermost_function():
+    code = (
+        "def outer():\n    def inner():\n"
+        "        # BEGIN SOLUTION\n        pass\n        # END SOLUTION\n"
+    )
+    student, names = strip_solutions(code)
+    assert names == ["inner"]
+
+
+def test_def_ended_by_dedented_statement():
+    code = (
+        "def f():\n    pass\nfor i in range(2):\n"
+        "    # BEGIN SOLUTION\n    pass\n    # END SOLUTION\n"
+    )
+    with pytest.raises(AuthoringError, match="inside a function body"):
+        strip_solutions(code)
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("def f():\n    # BEGIN SOLUTION\n    pass\n", "never closed"),
+        ("def f():\n    pass\n    # END SOLUTION\n", "without"),
+        ("def f():\n    # BEGIN SOLUTION\n    # BEGIN SOLUTION\n    # END SOLUTION\n", "nested"),
+        ("# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n", "inside a function body"),
+    ],
+)
+def test_malformed_markers_raise(code, message):
+    with pytest.raises(AuthoringError, match=message):
+        strip_solutions(code)
+
+
+def _solution_nb() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Title\n\nObjectives."),
+        nbformat.v4.new_code_cell(
+            SOLVED, execution_count=3, outputs=[nbformat.v4.new_output("stream", text="hi")]
+        ),
+    ]
+    return nb
+
+
+def test_student_notebook_clears_outputs_and_adds_colab_cells():
+    solution = _solution_nb()
+    student, n = student_notebook(solution, "notebooks/x.ipynb")
+    assert n == 2
+    assert solution.cells[1].outputs, "the solution must not be modified"
+    assert [c.get("id") for c in student.cells[:3]][0] == "colab-badge"
+    assert "colab.research.google.com/github/" in student.cells[0].source
+    assert "notebooks/x.ipynb" in student.cells[0].source
+    assert student.cells[1].source.startswith("# Title")  # title stays right after the badge
+    assert student.cells[2]["id"] == "colab-install" and "google.colab" in student.cells[2].source
+    code = [c for c in student.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code)
+    nbformat.validate(student)
+
+
+def test_build_is_idempotent_and_check_detects_stale(tmp_path):
+    sol, out = tmp_path / "solutions", tmp_path / "notebooks"
+    sol.mkdir()
+    nbformat.write(_solution_nb(), sol / "01_demo.ipynb")
+    first = build_notebooks(sol, out)
+    assert [r.changed for r in first] == [True]
+    assert [r.changed for r in build_notebooks(sol, out)] == [False]
+    assert [r.changed for r in build_notebooks(sol, out, check=True)] == [False]
+    (out / "01_demo.ipynb").write_text("{}", encoding="utf-8")
+    (out / "99_orphan.ipynb").write_text("{}", encoding="utf-8")
+    stale = build_notebooks(sol, out, check=True)
+    assert {r.student.name for r in stale if r.changed} == {"01_demo.ipynb", "99_orphan.ipynb"}
+    assert (out / "99_orphan.ipynb").exists(), "check must not write or delete"
+    build_notebooks(sol, out)
+    assert not (out / "99_orphan.ipynb").exists()
+
+
+def test_student_notebooks_are_exactly_what_build_produces():
+    reports = build_notebooks(REPO / "solutions", REPO / "notebooks", check=True)
+    stale = [r.student.name for r in reports if r.changed]
+    assert not stale, f"notebooks/ is out of date, run `artiphys build`: {stale}"
+
+
+def test_no_solution_code_leaks_into_student_notebooks():
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert "# BEGIN SOLUTION" not in cell.source, path.name
+                assert not cell.outputs, path.name
