@@ -1,0 +1,596 @@
+"""Registry of the real data files and pretrained weights the course can use.
+
+Every file is known by a short name (``"stringer_orientations"``, ``"sensorium_sota_model"``...)
+with its download address, MD5 checksum, size, licence and citation. Files live in the cache
+folder :func:`artiphys_course.runtime.data_dir` (``ARTIPHYS_DATA_DIR``), in the sub-folder
+given by :attr:`RemoteFile.folder`::
+
+    <data_dir>/
+    ├── stringer/W3D4_stringer_oribinned1.npz
+    ├── sensorium2022_pretrained/sensorium_sota_model.pth, sensorium_ln_model.pth
+    ├── allen_natural_scenes_31px/Allen_train_input.npy, ...
+    └── alexnet_conv1-3_torchvision_imagenet.pth, imagenet100_rfmapping_3x227x227.npz
+
+How a file gets there:
+
+- :func:`fetch` downloads it (with `pooch <https://www.fatiando.org/pooch>`_: checksum,
+  progress bar) into a temporary name and moves it into place only once its MD5 is right, so
+  the cache never holds half a file. A cached file with a wrong MD5 (corrupt, truncated) is
+  downloaded again.
+- :func:`import_file` / :func:`import_folder` copy local copies (a workshop USB stick, a shared
+  folder: ``artiphys fetch --from DIR``) into the cache after checking their MD5.
+- With ``ARTIPHYS_OFFLINE=1`` (:func:`artiphys_course.runtime.offline`) nothing touches the
+  network; a missing file raises :class:`DataUnavailableError` saying how to get it.
+
+Examples
+--------
+>>> from artiphys_course.data.registry import fetch, is_available
+>>> if is_available("stringer_orientations"):  # doctest: +SKIP
+...     path = fetch("stringer_orientations")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from artiphys_course.runtime import data_dir, offline
+
+__all__ = [
+    "RemoteFile",
+    "REGISTRY",
+    "DataUnavailableError",
+    "CacheRow",
+    "local_path",
+    "cached_path",
+    "fetch",
+    "is_available",
+    "import_file",
+    "import_folder",
+    "cache_report",
+    "md5sum",
+]
+
+#: Seconds to wait for a host to answer in :func:`is_available`.
+PROBE_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One registered data file.
+
+    Attributes
+    ----------
+    name : str
+        Short key used everywhere (``fetch(name)``, ``artiphys fetch NAME``).
+    filename : str
+        File name in the cache (and in shared copies, which :func:`import_folder` matches by it).
+    url : str or None
+        Download address; ``None`` for files that are not published as such (derived files made
+        from public sources; see ``how_to_obtain``).
+    md5 : str
+        Expected MD5 hex digest of the file.
+    size : int or None
+        Size in bytes, when known.
+    description : str
+        What the file holds (arrays, shapes, units).
+    license : str
+        Licence and citation of the source.
+    folder : str
+        Sub-folder of the cache the file goes to (``""`` for the top level).
+    how_to_obtain : str
+        For ``url=None`` files: how the file was made and where a copy can come from.
+    """
+
+    name: str
+    filename: str
+    url: str | None
+    md5: str
+    size: int | None
+    description: str
+    license: str
+    folder: str = ""
+    how_to_obtain: str = ""
+
+
+class DataUnavailableError(FileNotFoundError, ConnectionError):
+    """A registered file is not in the cache and cannot be downloaded now.
+
+    It is both a :class:`FileNotFoundError` and a :class:`ConnectionError`, so callers may catch
+    either. The message says how to obtain the file.
+    """
+
+
+_SENSORIUM_COMMIT = "c433fed25f234724fd9adf0cef3c260a2068b1fa"
+_SENSORIUM_RAW = (
+    f"https://raw.githubusercontent.com/sinzlab/sensorium/{_SENSORIUM_COMMIT}/"
+    "notebooks/model_tutorial/model_checkpoints/pretrained/"
+)
+_SENSORIUM_LICENSE = (
+    "MIT (c) Sensorium GitHub Contributors (github.com/sinzlab/sensorium). Cite: Willeke et al. "
+    "2022, 'The Sensorium competition on predicting large-scale mouse primary visual cortex "
+    "activity', arXiv:2206.08666; model after Lurz et al. 2021, ICLR."
+)
+_ALLEN_COMMIT = "44c5e0bb3342ef20611a320ef9d023c9620d8acb"
+_ALLEN_RAW = (
+    f"https://raw.githubusercontent.com/psailamul/Allen_Brain_Observatory/{_ALLEN_COMMIT}/"
+    "Allen_data_170513/"
+)
+_ALLEN_LICENSE = (
+    "Data: Allen Institute for Brain Science, Allen Brain Observatory (Allen Institute Terms of "
+    "Use: free use with citation). Cite: de Vries et al. 2020, Nat. Neurosci. 23:138. Arrays "
+    "prepared by github.com/psailamul/Allen_Brain_Observatory (no licence stated)."
+)
+_ALLEN_RECORDING = (
+    "Allen Brain Observatory Visual Coding 2-photon, container 511510667, Cux2-CreERT2 "
+    "(GCaMP6f), VISp, 275 um depth; 118 natural scenes down-sampled to 31 x 31 pixels."
+)
+_IMAGENET_TERMS = "ImageNet terms of access (non-commercial research and education)."
+
+
+def _allen(name: str, filename: str, md5: str, size: int, what: str) -> RemoteFile:
+    return RemoteFile(
+        name=name,
+        filename=filename,
+        url=_ALLEN_RAW + filename,
+        md5=md5,
+        size=size,
+        description=f"{what} {_ALLEN_RECORDING}",
+        license=_ALLEN_LICENSE,
+        folder="allen_natural_scenes_31px",
+    )
+
+
+_ENTRIES = [
+    RemoteFile(
+        name="stringer_orientations",
+        filename="W3D4_stringer_oribinned1.npz",
+        url="https://osf.io/683xc/download",
+        md5="436599dfd8ebe6019f066c38aed20580",
+        size=None,
+        description=(
+            "Mouse V1 responses (two-photon calcium imaging, ~20,000 neurons) to ~4,000 static "
+            "gratings of random orientation, averaged in 1-degree bins, as distributed by "
+            "Neuromatch Academy (W1D5/W3D4). Arrays: resp (n_stimuli, n_neurons), normalised by "
+            "spontaneous activity and z-scored; stimuli (n_stimuli,) degrees in [0, 360)."
+        ),
+        license=(
+            "Stringer, Michaelos, Tsyboulski, Lindo & Pachitariu 2021, 'High-precision coding in "
+            "visual cortex', Cell 184:2767 (bioRxiv 679324). File hosted by Neuromatch Academy "
+            "on OSF (CC BY 4.0 course materials)."
+        ),
+        folder="stringer",
+    ),
+    RemoteFile(
+        name="sensorium_sota_model",
+        filename="sensorium_sota_model.pth",
+        url=_SENSORIUM_RAW + "sensorium_sota_model.pth",
+        md5="50d2527d6177a77dab1791e139773637",
+        size=2_383_728,
+        description=(
+            "SENSORIUM 2022 CNN baseline state_dict: 4-layer convolutional core (9x9 input "
+            "kernel, depth-separable 7x7 hidden layers, BatchNorm) and a Gaussian readout with "
+            "cortex grid-mean predictor for 7,776 neurons of mouse 26872-17-20 (input 1x36x64)."
+        ),
+        license=_SENSORIUM_LICENSE,
+        folder="sensorium2022_pretrained",
+    ),
+    RemoteFile(
+        name="sensorium_ln_model",
+        filename="sensorium_ln_model.pth",
+        url=_SENSORIUM_RAW + "sensorium_ln_model.pth",
+        md5="20cdcfdf579cb43bbb97b812c527b4b2",
+        size=2_334_280,
+        description=(
+            "SENSORIUM 2022 LN baseline state_dict: same architecture with 3 linear core layers "
+            "(only the final ELU+1 nonlinearity) for the 7,776 neurons of mouse 26872-17-20."
+        ),
+        license=_SENSORIUM_LICENSE,
+        folder="sensorium2022_pretrained",
+    ),
+    RemoteFile(
+        name="alexnet_conv1_3",
+        filename="alexnet_conv1-3_torchvision_imagenet.pth",
+        url=None,
+        md5="638c6317fd76d4470aa03a658ae5d2b7",
+        size=3_981_873,
+        description=(
+            "ImageNet-pretrained torchvision AlexNet, conv1-conv3 only: state_dict with "
+            "features.0/3/6 weight and bias (float32). Load with strict=False into "
+            "torchvision.models.alexnet()."
+        ),
+        license=(
+            "Weights: torchvision AlexNet (BSD-3-Clause; Krizhevsky 2014, arXiv:1404.5997) "
+            f"trained on ImageNet, {_IMAGENET_TERMS} Extracted from tonyfu97/rf_playground "
+            "(MIT (c) 2022 Tony Fu)."
+        ),
+        how_to_obtain=(
+            "It is not published as a single file: it holds the initializers of "
+            "docs/onnx_files/alexnet_conv3.onnx of github.com/tonyfu97/rf_playground (commit "
+            "a6a38f90e8bec7758eeed3077ed9f4bcf540ce55) saved unchanged with torch.save. Ask your "
+            "instructor for the copy (course folder shared/data). Online, the full network "
+            "comes from torchvision itself (torchvision.models.alexnet(weights='DEFAULT'))."
+        ),
+    ),
+    RemoteFile(
+        name="imagenet100_rfmapping",
+        filename="imagenet100_rfmapping_3x227x227.npz",
+        url=None,
+        md5="14948cbaec695283ac24c73b3aee4ee4",
+        size=53_194_449,
+        description=(
+            "100 natural ImageNet images used for artiphysiology: images float32 (100, 3, 227, "
+            "227) RGB as distributed by the source (not per-pixel standardised), source_index "
+            "(100,), source_md5 (100,). The first 100 of the 50,000-image set of Pospisil, "
+            "Pasupathy & Bair 2018, eLife."
+        ),
+        license=f"Code MIT (tonyfu97/RF-Mapping); images: {_IMAGENET_TERMS}",
+        how_to_obtain=(
+            "It packs data/imagenet/0.npy ... 99.npy of github.com/tonyfu97/RF-Mapping (commit "
+            "6fa56f1ba903225bfc23123b7c387b4814e7f20a) into one np.savez_compressed file, keys "
+            "images, source_index, source_md5. Ask your instructor for the copy (course folder "
+            "shared/data)."
+        ),
+    ),
+    _allen(
+        "allen_all_input_scenes",
+        "all_input_scenes_118_961.npy",
+        "a51bb14515d529fb5566f3e6b8dcebed",
+        907_264,
+        "All 118 natural scenes, float64 (118, 961) grey levels 0..255, rows = 31x31 images "
+        "flattened row-major.",
+    ),
+    _allen(
+        "allen_train_input",
+        "Allen_train_input.npy",
+        "817f8b00cb0a6f5887b43fe509e58c87",
+        768_880,
+        "Training images, float64 (100, 961), a subset of the 118 scenes.",
+    ),
+    _allen(
+        "allen_train_output",
+        "Allen_train_output.npy",
+        "6a76471b01385d6d1fd53e909f4aa70e",
+        169_680,
+        "Training responses, float64 (100, 212): mean over 50 repeats of 212 neurons (units "
+        "undocumented, about dF/F in percent, can be negative).",
+    ),
+    _allen(
+        "allen_test_input",
+        "Allen_test_input.npy",
+        "bc720807a76a492ed9b2a728bffcb49a",
+        138_464,
+        "Test images, float64 (18, 961).",
+    ),
+    _allen(
+        "allen_test_output",
+        "Allen_test_output.npy",
+        "fb32f10874285810739d9d40ec164d7d",
+        30_608,
+        "Test responses, float64 (18, 212), mean over repeats.",
+    ),
+    _allen(
+        "allen_readme",
+        "readme.txt",
+        "83a6331ecfde29ffb3fd3a47fe5b2e1c",
+        1_564,
+        "The source's own description (experiment ids, Cre line).",
+    ),
+    RemoteFile(
+        name="allen_split_indices",
+        filename="split_indices_into_all_input_scenes.json",
+        url=None,
+        md5="5cd2d2808f89efbe063a8669bfa5910c",
+        size=732,
+        description=(
+            "JSON with lists 'train' (100) and 'test' (18): row i of Allen_train_* / "
+            "Allen_test_* is row train[i] / test[i] of all_input_scenes_118_961.npy. "
+            + _ALLEN_RECORDING
+        ),
+        license=_ALLEN_LICENSE,
+        folder="allen_natural_scenes_31px",
+        how_to_obtain=(
+            "Made for this course by exact row matching of the Allen_*_input.npy images against "
+            "all_input_scenes_118_961.npy; ask your instructor for the copy (course folder "
+            "shared/data/allen_natural_scenes_31px)."
+        ),
+    ),
+]
+
+#: All registered files by name.
+REGISTRY: dict[str, RemoteFile] = {entry.name: entry for entry in _ENTRIES}
+
+# Answers of :func:`_host_answers`, per URL, for the life of the process.
+_PROBES: dict[str, bool] = {}
+
+
+def _entry(name: str) -> RemoteFile:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(
+            f"Unknown data file {name!r}. Registered files: {sorted(REGISTRY)}."
+        ) from None
+
+
+def md5sum(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
+    """MD5 hex digest of a file, read in chunks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def local_path(name: str) -> Path:
+    """Where the file ``name`` lives in the cache (whether or not it is there yet)."""
+    entry = _entry(name)
+    return data_dir() / entry.folder / entry.filename
+
+
+def cached_path(name: str) -> Path | None:
+    """Path of ``name`` in the cache if it is there **and** its MD5 is right, else ``None``."""
+    path = local_path(name)
+    if path.is_file() and md5sum(path) == _entry(name).md5:
+        return path
+    return None
+
+
+def _instructions(entry: RemoteFile, target: Path) -> str:
+    lines = ["To get it:"]
+    if entry.url is not None:
+        lines += [
+            f"  - online: run `artiphys fetch {entry.name}` in a terminal "
+            f"(or artiphys_course.data.registry.fetch({entry.name!r}));",
+            f"  - or download {entry.url}",
+            f"    yourself and save it as {target} (md5 {entry.md5});",
+        ]
+    else:
+        lines += [f"  - {entry.how_to_obtain}", f"  - place it at {target} (md5 {entry.md5});"]
+    lines.append(
+        "  - or copy it from a folder of copies (e.g. the course's shared/data or a workshop "
+        "USB stick): `artiphys fetch --from DIR`."
+    )
+    return "\n".join(lines)
+
+
+def _unavailable(entry: RemoteFile, target: Path, reason: str) -> DataUnavailableError:
+    return DataUnavailableError(
+        f"Data file {entry.name!r} ({entry.filename}) is not in the cache {data_dir()}: "
+        f"{reason}\n{_instructions(entry, target)}"
+    )
+
+
+def _cached_or_corrupt(entry: RemoteFile) -> tuple[Path, Path | None, str]:
+    """(target, cached path or None, note about a present but corrupt file)."""
+    target = local_path(entry.name)
+    if not target.is_file():
+        return target, None, ""
+    found = md5sum(target)
+    if found == entry.md5:
+        return target, target, ""
+    return (
+        target,
+        None,
+        f"the cached copy is corrupt or partial (md5 {found}, expected {entry.md5}). ",
+    )
+
+
+def fetch(name: str, *, progress: bool = True) -> Path:
+    """Return the path of a registered file, downloading it when needed.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`REGISTRY`.
+    progress : bool
+        Show a download progress bar.
+
+    Returns
+    -------
+    pathlib.Path
+        The file in the cache, with the right MD5.
+
+    Raises
+    ------
+    KeyError
+        Unknown ``name`` (the message lists the registered names).
+    DataUnavailableError
+        Offline (``ARTIPHYS_OFFLINE``), no public URL, the host cannot be reached, or the
+        downloaded file has the wrong checksum. The message says how to get the file. A cached
+        file is never replaced by a broken download.
+    """
+    entry = _entry(name)
+    target, path, corrupt = _cached_or_corrupt(entry)
+    if path is not None:
+        return path
+    if entry.url is None:
+        raise _unavailable(entry, target, corrupt + "it has no public download address.")
+    if offline():
+        raise _unavailable(entry, target, corrupt + "offline mode (ARTIPHYS_OFFLINE is set).")
+    return _download(entry, target, progress=progress, note=corrupt)
+
+
+def _download(entry: RemoteFile, target: Path, *, progress: bool, note: str) -> Path:
+    import pooch
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    logger = pooch.get_logger()  # pooch logs every download; the progress bar says enough
+    level = logger.level
+    logger.setLevel("WARNING")
+    # Download into a private temporary folder next to the target: pooch checks the MD5 there,
+    # and only a verified file is moved (atomically, same file system) to its final name.
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as tmp:
+        try:
+            downloaded = pooch.retrieve(
+                entry.url,
+                known_hash=f"md5:{entry.md5}",
+                fname=entry.filename,
+                path=tmp,
+                progressbar=progress,
+            )
+        except ValueError as err:  # pooch: hash mismatch
+            raise _unavailable(
+                entry, target, note + f"the downloaded file failed its checksum ({err})."
+            ) from err
+        except Exception as err:  # network errors: requests/urllib exceptions, HTTP errors
+            raise _unavailable(
+                entry,
+                target,
+                note + f"downloading {entry.url} failed ({type(err).__name__}: {err}).",
+            ) from err
+        finally:
+            logger.setLevel(level)
+        os.replace(downloaded, target)
+    return target
+
+
+def _host_answers(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether ``url`` answers a HEAD request (status < 400) within ``timeout`` seconds."""
+    if url not in _PROBES:
+        request = urllib.request.Request(url, method="HEAD")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                _PROBES[url] = response.status < 400
+        except urllib.error.HTTPError as err:
+            # Some hosts refuse HEAD but serve GET; the host is up, the file likely too.
+            _PROBES[url] = err.code in (403, 405)
+        except (OSError, ValueError):
+            _PROBES[url] = False
+    return _PROBES[url]
+
+
+def is_available(name: str) -> bool:
+    """Whether ``name`` can be used now: cached with the right MD5, or downloadable.
+
+    Downloadable means: not offline, the file has a URL and its host answers a HEAD request
+    within :data:`PROBE_TIMEOUT_S` seconds (the answer is remembered for the process). Nothing
+    is downloaded.
+    """
+    entry = _entry(name)
+    if cached_path(name) is not None:
+        return True
+    if offline() or entry.url is None:
+        return False
+    return _host_answers(entry.url)
+
+
+def _copy_into_cache(source: Path, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".import-")
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)  # contents only: shared copies may be read-only
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _name_for_filename(filename: str) -> str | None:
+    for entry in REGISTRY.values():
+        if entry.filename == filename:
+            return entry.name
+    return None
+
+
+def import_file(path: str | os.PathLike, name: str | None = None) -> Path:
+    """Copy a local copy of a registered file into the cache, after checking its MD5.
+
+    Parameters
+    ----------
+    path : path-like
+        The local file.
+    name : str, optional
+        Registry key; by default found from the file name.
+
+    Returns
+    -------
+    pathlib.Path
+        The file in the cache.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    KeyError
+        No registered file has this name / file name.
+    ValueError
+        The MD5 of ``path`` is not the registered one (nothing is copied).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No file at {path}.")
+    if name is None:
+        name = _name_for_filename(path.name)
+        if name is None:
+            known = sorted(entry.filename for entry in REGISTRY.values())
+            raise KeyError(f"{path.name!r} is not a registered file name. Known: {known}.")
+    entry = _entry(name)
+    found = md5sum(path)
+    if found != entry.md5:
+        raise ValueError(
+            f"{path} has md5 {found}, but {name!r} ({entry.filename}) must have md5 {entry.md5}: "
+            "it is a different or damaged file; nothing was copied."
+        )
+    cached = cached_path(name)
+    return cached if cached is not None else _copy_into_cache(path, local_path(name))
+
+
+def import_folder(folder: str | os.PathLike) -> dict[str, Path]:
+    """Copy every registered file found in ``folder`` (and its sub-folders) into the cache.
+
+    Files are matched by file name; each is copied only if its MD5 is right. Files with a
+    registered name but a wrong MD5 are skipped with a warning.
+
+    Returns
+    -------
+    dict
+        ``{name: path in the cache}`` for every file now cached from ``folder``.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"No folder at {folder}.")
+    imported: dict[str, Path] = {}
+    for path in sorted(folder.rglob("*")):
+        name = _name_for_filename(path.name) if path.is_file() else None
+        if name is None or name in imported:
+            continue
+        try:
+            imported[name] = import_file(path, name)
+        except ValueError as err:
+            warnings.warn(str(err), stacklevel=2)
+    return imported
+
+
+class CacheRow(NamedTuple):
+    """One line of :func:`cache_report`."""
+
+    name: str
+    cached: bool
+    path: Path
+    size: int | None
+
+
+def cache_report() -> list[CacheRow]:
+    """State of every registered file: cached with the right MD5 or not, path, size in bytes.
+
+    ``size`` is the size of the file on disk when one is there (even if corrupt), else the
+    registered size (``None`` when unknown).
+    """
+    rows = []
+    for name, entry in REGISTRY.items():
+        path = local_path(name)
+        present = path.is_file()
+        cached = present and md5sum(path) == entry.md5
+        rows.append(CacheRow(name, cached, path, path.stat().st_size if present else entry.size))
+    return rows
