@@ -579,10 +579,11 @@ class CacheRow(NamedTuple):
     cached: bool
     path: Path
     size: int | None
+    description: str
 
 
 def cache_report() -> list[CacheRow]:
-    """State of every registered file: cached with the right MD5 or not, path, size in bytes.
+    """State of every registered file: cached (right MD5) or not, path, size, description.
 
     ``size`` is the size of the file on disk when one is there (even if corrupt), else the
     registered size (``None`` when unknown).
@@ -592,5 +593,6 @@ def cache_report() -> list[CacheRow]:
         path = local_path(name)
         present = path.is_file()
         cached = present and md5sum(path) == entry.md5
-        rows.append(CacheRow(name, cached, path, path.stat().st_size if present else entry.size))
+        size = path.stat().st_size if present else entry.size
+        rows.append(CacheRow(name, cached, path, size, entry.description))
     return rows
