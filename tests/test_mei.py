@@ -1,0 +1,220 @@
+"""Most exciting inputs: analytic linear MEI, ground truth on the digital V1, engine stages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.ndimage
+import torch
+from torch import nn
+
+from artiphys_course.mei import (
+    FixedMeanStd,
+    FixedNorm,
+    FourierImage,
+    GradientBlur,
+    Jitter,
+    PixelImage,
+    RandomScale,
+    compute_meis,
+    cross_activation,
+    image_correlation,
+    mei_reproducibility,
+    neuron_noise,
+)
+
+SHAPE = (1, 12, 14)
+
+
+class Linear(nn.Module):
+    """r_i = w_i . x: over images of fixed norm its maximum is at x = norm * w_i / ||w_i||."""
+
+    def __init__(self, n: int = 5, shape=SHAPE, seed: int = 0) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.weight = nn.Parameter(torch.randn(n, *shape, generator=g))
+
+    def forward(self, images, pupil_center=None, data_key=None):
+        return torch.einsum("bchw,nchw->bn", images, self.weight)
+
+
+def small_cnn(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 5, padding=2),
+        nn.ELU(),
+        nn.Conv2d(4, 4, 3, padding=1),
+        nn.ELU(),
+        nn.Flatten(),
+        nn.Linear(4 * 12 * 14, 8),
+        nn.Softplus(),
+    )
+
+
+def unit_norm(w: torch.Tensor) -> torch.Tensor:
+    return w / w.flatten(1).norm(dim=1)[:, None, None, None]
+
+
+@pytest.mark.parametrize("optimizer, lr, normalize", [("adam", 0.05, True), ("sgd", 0.1, False)])
+def test_norm_constrained_mei_of_a_linear_neuron_is_its_normalised_weight(optimizer, lr, normalize):
+    model = Linear()
+    result = compute_meis(
+        model,
+        image_shape=SHAPE,
+        constraint=FixedNorm(8.0),
+        optimizer=optimizer,
+        lr=lr,
+        steps=150,
+        normalize_gradient=normalize,
+    )
+    expected = 8.0 * unit_norm(model.weight.detach())
+    torch.testing.assert_close(result.images, expected, atol=0.03, rtol=0)
+    # the final activation is the analytic maximum 8 * ||w||, and no other image does better
+    best = 8.0 * model.weight.detach().flatten(1).norm(dim=1)
+    torch.testing.assert_close(result.final_activation, best, rtol=1e-3, atol=0)
+    assert result.activations.shape == (150, 5)
+    assert torch.all(result.activations[-1] > result.activations[0])
+
+
+def test_fixed_mean_std_holds_exactly_at_every_image():
+    result = compute_meis(
+        small_cnn(), image_shape=SHAPE, constraint=FixedMeanStd(0.3, 2.0), steps=20, seed=3
+    )
+    images = result.images.double().flatten(1)
+    torch.testing.assert_close(images.mean(1), torch.full((8,), 0.3, dtype=torch.float64))
+    torch.testing.assert_close(images.std(1, unbiased=False), torch.full((8,), 2.0).double())
+
+
+def test_fixed_norm_with_clipping_respects_range_and_norm():
+    constraint = FixedNorm(50.0, center=127.5, clip=(0.0, 255.0))
+    x = (
+        127.5
+        + torch.randn(4, 1, 8, 8) * torch.tensor([1.0, 10.0, 100.0, 1000.0])[:, None, None, None]
+    )
+    out = constraint(x)
+    assert out.min() >= 0 and out.max() <= 255
+    torch.testing.assert_close((out - 127.5).flatten(1).norm(dim=1), torch.full((4,), 50.0))
+    with pytest.raises(ValueError, match="contain center"):
+        FixedNorm(1.0, center=300.0, clip=(0.0, 255.0))
+
+
+def test_unconstrained_activation_grows_without_bound():
+    result = compute_meis(
+        Linear(), image_shape=SHAPE, constraint=None, optimizer="sgd", lr=0.5, steps=60
+    )
+    trace = result.activations
+    assert torch.all(trace[1:] > trace[:-1])  # every step increases the response
+    steps_30_60 = trace[59] - trace[29]
+    torch.testing.assert_close(
+        steps_30_60, trace[29] - trace[0] + 0 * steps_30_60, rtol=0.05, atol=0
+    )
+
+
+def test_same_seed_is_deterministic_and_other_seed_differs():
+    kwargs = dict(image_shape=SHAPE, steps=15, transforms=[Jitter(2), RandomScale()])
+    model = small_cnn()
+    a = compute_meis(model, seed=7, **kwargs)
+    b = compute_meis(model, seed=7, **kwargs)
+    c = compute_meis(model, seed=8, **kwargs)
+    assert torch.equal(a.images, b.images) and torch.equal(a.activations, b.activations)
+    assert not torch.allclose(a.images, c.images)
+
+
+def test_batched_equals_one_at_a_time():
+    model = small_cnn(seed=1)
+    kwargs = dict(
+        image_shape=SHAPE, steps=40, transforms=[Jitter(1)], precondition=GradientBlur(1.0), seed=2
+    )
+    batched = compute_meis(model, **kwargs)
+    single = [compute_meis(model, [i], **kwargs) for i in range(8)]
+    one_by_one = torch.cat([s.final_activation for s in single])
+    torch.testing.assert_close(batched.final_activation, one_by_one, rtol=0.02, atol=0)
+    chunked = compute_meis(model, chunk_size=3, **kwargs)
+    torch.testing.assert_close(
+        chunked.final_activation, batched.final_activation, rtol=0.02, atol=0
+    )
+
+
+def test_neuron_noise_does_not_depend_on_the_batch():
+    together = neuron_noise(0, torch.tensor([3, 5, 9]), (1, 4, 4))
+    alone = neuron_noise(0, torch.tensor([5]), (1, 4, 4))
+    assert torch.equal(together[1], alone[0])
+    assert not torch.equal(together[0], together[1])
+
+
+def test_reproducibility_of_a_linear_neuron_is_perfect():
+    corr, results = mei_reproducibility(
+        Linear(), seeds=(0, 1, 2), image_shape=SHAPE, constraint=FixedNorm(5.0), steps=100
+    )
+    assert len(results) == 3 and corr.shape == (5,)
+    assert torch.all(corr > 0.999)
+    assert not torch.allclose(results[0].activations[0], results[1].activations[0])
+
+
+def test_cross_activation_of_linear_neurons():
+    model = Linear(n=4)
+    result = compute_meis(model, image_shape=SHAPE, constraint=FixedNorm(5.0), steps=150)
+    matrix = cross_activation(model, result.images)
+    assert matrix.shape == (4, 4)
+    torch.testing.assert_close(matrix.diagonal(), torch.ones(4))
+    # every MEI has the same norm, so no other neuron's MEI can beat a neuron's own (Cauchy-Schwarz)
+    assert torch.all(matrix <= 1 + 1e-4)
+    w = unit_norm(model.weight.detach()).flatten(1)
+    torch.testing.assert_close(matrix, w @ w.T, atol=2e-3, rtol=0)
+    raw = cross_activation(model, result.images, normalize=None)
+    torch.testing.assert_close(
+        raw / raw.amax(1, keepdim=True), cross_activation(model, result.images, normalize="max")
+    )
+    with pytest.raises(ValueError, match="one image per neuron"):
+        cross_activation(model, result.images[:3])
+
+
+def test_image_correlation_matches_numpy():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(3, 1, 5, 6)), rng.normal(size=(3, 1, 5, 6))
+    expected = [np.corrcoef(a[i].ravel(), b[i].ravel())[0, 1] for i in range(3)]
+    np.testing.assert_allclose(
+        image_correlation(torch.tensor(a), torch.tensor(b)), expected, rtol=1e-5
+    )
+    assert image_correlation(torch.ones(1, 4), torch.randn(1, 4)).item() == 0
+
+
+@pytest.mark.parametrize("width", [10, 11])
+def test_fourier_parameterisation_round_trips(width):
+    x = torch.randn(2, 3, 9, width)
+    param = FourierImage(decay=1.0)
+    torch.testing.assert_close(param(param.init(x)), x, atol=1e-5, rtol=1e-5)
+    pixel = PixelImage()
+    assert torch.equal(pixel(pixel.init(x)), x)
+
+
+def test_gradient_blur_matches_scipy():
+    delta = torch.zeros(1, 1, 15, 15)
+    delta[0, 0, 7, 7] = 1
+    blurred = GradientBlur(1.5)(delta)[0, 0].numpy()
+    expected = scipy.ndimage.gaussian_filter(
+        delta[0, 0].numpy(), 1.5, mode="mirror", truncate=5 / 1.5
+    )
+    np.testing.assert_allclose(blurred, expected, atol=1e-6)
+
+
+def test_jitter_shifts_the_whole_batch_by_the_same_amount():
+    x = torch.randn(3, 1, 6, 6)
+    out = Jitter(2)(x, torch.Generator().manual_seed(0))
+    shifts = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)]
+    hits = [s for s in shifts if torch.equal(out, torch.roll(x, s, dims=(-2, -1)))]
+    assert len(hits) == 1
+
+
+def test_bad_arguments_raise():
+    model = Linear()
+    with pytest.raises(ValueError, match="optimizer"):
+        compute_meis(model, image_shape=SHAPE, optimizer="lbfgs", steps=1)
+    with pytest.raises(ValueError, match="steps"):
+        compute_meis(model, image_shape=SHAPE, steps=0)
+    with pytest.raises(ValueError, match="initial"):
+        compute_meis(model, image_shape=SHAPE, initial=torch.zeros(1, 5, 5), steps=1)
+    with pytest.raises(IndexError, match="5 units"):
+        compute_meis(model, [5], image_shape=SHAPE, steps=1)
+    with pytest.raises(ValueError, match="std"):
+        FixedMeanStd(0.0, 0.0)
