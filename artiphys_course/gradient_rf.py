@@ -89,7 +89,7 @@ class LayerUnits(nn.Module):
         self.layer = layer
         self.position = position
         self.preprocess = preprocess
-        self.body = truncate(model, layer)
+        self.body = truncate(model, layer, notice=False)
 
     def forward(self, images: Tensor) -> Tensor:
         """Channel activations ``(B, n_channels)`` of ``images`` ``(B, C, H, W)``."""
@@ -300,10 +300,10 @@ def gradient_rf(
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     device = torch.device(device) if device is not None else model_device(model)
     x0 = _as_image(image, image_shape, device).detach()
-    fn, implied = response_function(model, unit, **forward_kwargs)
-    if isinstance(fn, nn.Module):
-        fn = fn.to(x0.device)
-    with eval_mode(model), eval_mode(fn):
+    with eval_mode(model):
+        fn, implied = response_function(model, unit, **forward_kwargs)
+        if isinstance(fn, nn.Module):
+            fn = fn.to(x0.device)
         with torch.no_grad():
             n_total = _check_responses(fn(x0), 1).shape[1]
         idx = select_neurons(implied if neurons is None else neurons, n_total).to(x0.device)

@@ -376,12 +376,46 @@ def compute_meis(
     if len(shape) != 3:
         raise ValueError(f"image_shape must be (C, H, W) or (H, W), got {image_shape}")
     device = torch.device(device) if device is not None else model_device(model)
-    fn, implied = response_function(model, unit, **forward_kwargs)
-    if isinstance(fn, nn.Module):
-        fn = fn.to(device)
-    with eval_mode(model), eval_mode(fn), torch.no_grad():
-        n_total = _check_responses(fn(torch.zeros(1, *shape, device=device)), 1).shape[1]
-    idx = select_neurons(implied if neurons is None else neurons, n_total)
+    with eval_mode(model):
+        fn, implied = response_function(model, unit, **forward_kwargs)
+        if isinstance(fn, nn.Module):
+            fn = fn.to(device)
+        with torch.no_grad():
+            n_total = _check_responses(fn(torch.zeros(1, *shape, device=device)), 1).shape[1]
+        idx = select_neurons(implied if neurons is None else neurons, n_total)
+        result = _optimise_in_chunks(
+            fn,
+            idx,
+            shape,
+            initial=initial,
+            chunk_size=chunk_size,
+            seed=seed,
+            device=device,
+            progress=progress,
+            constraint=constraint,
+            parameterization=parameterization or PixelImage(),
+            transforms=transforms,
+            precondition=precondition,
+            optimizer=optimizer,
+            lr=lr,
+            steps=steps,
+            init_std=init_std,
+            normalize_gradient=normalize_gradient,
+        )
+    return result
+
+
+def _optimise_in_chunks(
+    fn: Callable[[Tensor], Tensor],
+    idx: Tensor,
+    shape: tuple[int, int, int],
+    *,
+    initial: Tensor | None,
+    chunk_size: int | None,
+    seed: int,
+    **options: Any,
+) -> MEIResult:
+    """Validate ``initial`` and run :func:`_optimise` on ``chunk_size`` neurons at a time."""
     if initial is not None:
         initial = torch.as_tensor(initial, dtype=torch.float32)
         if initial.shape not in (shape, (len(idx), *shape)):
@@ -396,27 +430,7 @@ def compute_meis(
         init = None
         if initial is not None:
             init = initial if initial.ndim == 3 else initial[start : start + size]
-        parts.append(
-            _optimise(
-                fn,
-                model,
-                chunk,
-                shape,
-                constraint=constraint,
-                parameterization=parameterization or PixelImage(),
-                transforms=transforms,
-                precondition=precondition,
-                optimizer=optimizer,
-                lr=lr,
-                steps=steps,
-                initial=init,
-                init_std=init_std,
-                normalize_gradient=normalize_gradient,
-                seed=seed,
-                device=device,
-                progress=progress,
-            )
-        )
+        parts.append(_optimise(fn, chunk, shape, initial=init, seed=seed, **options))
     return MEIResult(
         images=torch.cat([p[0] for p in parts]),
         activations=torch.cat([p[1] for p in parts], dim=1),
@@ -428,7 +442,6 @@ def compute_meis(
 
 def _optimise(
     fn: Callable[[Tensor], Tensor],
-    model: Any,
     chunk: Tensor,
     shape: tuple[int, int, int],
     *,
@@ -457,26 +470,24 @@ def _optimise(
     generator = torch.Generator().manual_seed(int(seed))
     cols = chunk.to(device)[:, None]
     trace = []
-    with eval_mode(model), eval_mode(fn):
-        for _ in progress_bar(range(steps), progress, desc="MEI steps"):
-            opt.zero_grad()
-            shown = constrain(parameterization(param))
-            for transform in transforms:
-                shown = transform(shown, generator)
-            own = _check_responses(fn(shown), len(chunk)).gather(1, cols)[:, 0]
-            trace.append(own.detach().cpu())
-            (-own.sum()).backward()
-            grad = param.grad
-            if precondition is not None:
-                grad = precondition(grad)
-            if normalize_gradient:
-                rms = grad.flatten(1).pow(2).mean(dim=1).sqrt()
-                grad = grad / (rms.reshape(-1, *[1] * (grad.ndim - 1)) + 1e-12)
-            param.grad = grad
-            opt.step()
-        with torch.no_grad():
-            images = constrain(parameterization(param))
-            final = fn(images).gather(1, cols)[:, 0]
+    for _ in progress_bar(range(steps), progress, desc="MEI steps"):
+        shown = constrain(parameterization(param))
+        for transform in transforms:
+            shown = transform(shown, generator)
+        own = _check_responses(fn(shown), len(chunk)).gather(1, cols)[:, 0]
+        trace.append(own.detach().cpu())
+        # the gradient with respect to the image parameter only: the model's .grad stay untouched
+        (grad,) = torch.autograd.grad(-own.sum(), param)
+        if precondition is not None:
+            grad = precondition(grad)
+        if normalize_gradient:
+            rms = grad.flatten(1).pow(2).mean(dim=1).sqrt()
+            grad = grad / (rms.reshape(-1, *[1] * (grad.ndim - 1)) + 1e-12)
+        param.grad = grad
+        opt.step()
+    with torch.no_grad():
+        images = constrain(parameterization(param))
+        final = fn(images).gather(1, cols)[:, 0]
     return images.detach().cpu(), torch.stack(trace), final.cpu()
 
 
@@ -572,11 +583,12 @@ def cross_activation(
     if images.ndim != 4:
         raise ValueError(f"images must be (m, C, H, W), got shape {tuple(images.shape)}")
     device = torch.device(device) if device is not None else model_device(model)
-    fn, implied = response_function(model, unit, **forward_kwargs)
-    if isinstance(fn, nn.Module):
-        fn = fn.to(device)
-    with eval_mode(model), eval_mode(fn), torch.no_grad():
-        out = _check_responses(fn(images.to(device)), len(images)).cpu()
+    with eval_mode(model):
+        fn, implied = response_function(model, unit, **forward_kwargs)
+        if isinstance(fn, nn.Module):
+            fn = fn.to(device)
+        with torch.no_grad():
+            out = _check_responses(fn(images.to(device)), len(images)).cpu()
     idx = select_neurons(implied if neurons is None else neurons, out.shape[1])
     matrix = out[:, idx].T
     if normalize == "own":

@@ -218,3 +218,23 @@ def test_bad_arguments_raise():
         compute_meis(model, [5], image_shape=SHAPE, steps=1)
     with pytest.raises(ValueError, match="std"):
         FixedMeanStd(0.0, 0.0)
+
+
+def test_model_parameters_get_no_gradients():
+    model = small_cnn()
+    compute_meis(model, image_shape=SHAPE, steps=3)
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_mei_of_a_conv_channel_is_its_kernel_at_the_centre():
+    pytest.importorskip("artiphys_course.recording")
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(2, 3, 5), nn.ReLU())
+    result = compute_meis(
+        net, image_shape=(2, 11, 11), unit="0", constraint=FixedNorm(3.0), steps=150, lr=0.05
+    )
+    assert result.images.shape == (3, 2, 11, 11)
+    expected = torch.zeros(3, 2, 11, 11)
+    expected[:, :, 3:8, 3:8] = 3.0 * unit_norm(net[0].weight.detach())  # centre of a 7x7 map
+    torch.testing.assert_close(result.images, expected, atol=0.03, rtol=0)
+    assert net.training  # the caller's mode is restored
