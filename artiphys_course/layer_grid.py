@@ -1,0 +1,684 @@
+"""Read every neuron of an area out of every layer of a network: the layer x area grid.
+
+The research question (Yamins et al. 2014, PNAS; Cadena et al. 2019, PLOS Comp Biol): which
+layer of a task-trained CNN predicts which visual area best? Deeper areas are expected to prefer
+deeper layers. The naive recipe trains one readout per layer x area with stochastic gradient
+descent; here each cell of the grid is one closed-form ridge regression for *all* neurons at
+once, with the penalty chosen by exact leave-one-out cross-validation from a single
+eigendecomposition, so a whole grid takes minutes on a CPU.
+
+Pieces
+------
+- :func:`fit_ridge` / :class:`RidgeReadout`: multi-output ridge regression, every candidate
+  penalty evaluated at once (the same estimator as scikit-learn's ``RidgeCV`` with
+  ``alpha_per_target=True``; the coefficients equal ``sklearn.linear_model.Ridge`` at the
+  chosen penalty).
+- :class:`FactorizedReadout` / :func:`fit_factorized_readout`: the spatial mask x feature weights
+  readout of Klindt et al. (2017) as used by Cadena et al. (2019), trained by gradient descent;
+  kept for comparison with ridge (see ``benchmarks/bench_layer_grid.py``).
+- :class:`AreaData`: the responses of one area (training trials and held-out test images).
+- :func:`run_layer_grid` -> :class:`GridResult`: networks x layers x areas, one row per cell,
+  ``to_csv``, ``matrix`` for heat maps (:func:`artiphys_course.plotting.layer_grid.plot_layer_grid`)
+  and ``best_layers``.
+
+Running the grid on a cluster
+-----------------------------
+Cells are independent and run through :class:`joblib.Parallel`. ``n_jobs`` sets the number of
+workers; the *backend* is whatever joblib backend is active, so a cluster needs no code change::
+
+    # Dask (pip install dask distributed)
+    from dask.distributed import Client
+    import joblib
+    client = Client("tcp://scheduler:8786")          # or Client() for a local cluster
+    with joblib.parallel_backend("dask"):
+        result = run_layer_grid(features, areas, n_jobs=-1)
+
+    # Ray (pip install ray)
+    from ray.util.joblib import register_ray
+    register_ray()
+    with joblib.parallel_backend("ray"):
+        result = run_layer_grid(features, areas, n_jobs=-1)
+
+``backend="threading"`` (or ``"loky"``, the default process backend) can also be passed directly.
+Each cell solves its own eigendecomposition with NumPy's BLAS; on a laptop ``n_jobs=1`` already
+uses every core through BLAS threads.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from artiphys_course.metrics import correlation, oracle_correlation
+from artiphys_course.runtime import get_device, progress_bar
+
+__all__ = [
+    "DEFAULT_RELATIVE_ALPHAS",
+    "AreaData",
+    "FactorizedReadout",
+    "GridResult",
+    "GridRow",
+    "RidgeReadout",
+    "evaluate_predictions",
+    "fit_factorized_readout",
+    "fit_ridge",
+    "run_layer_grid",
+]
+
+#: Default candidate penalties, relative to the mean eigenvalue of the centred Gram matrix
+#: (``trace(Xc Xc^T) / rank``), so that the grid suits features of any scale.
+DEFAULT_RELATIVE_ALPHAS = np.logspace(-3, 4, 15)
+
+
+# --------------------------------------------------------------------------------------------
+# Ridge regression for all neurons and all penalties at once
+# --------------------------------------------------------------------------------------------
+@dataclass
+class RidgeReadout:
+    """A fitted multi-output ridge regression ``Y ~ X @ coef + intercept``.
+
+    Attributes
+    ----------
+    coef : np.ndarray
+        ``(n_features, n_neurons)`` weights.
+    intercept : np.ndarray
+        ``(n_neurons,)`` unpenalised offsets.
+    alpha : np.ndarray
+        ``(n_neurons,)`` the penalty chosen for each neuron (absolute units of ``X``).
+    alphas : np.ndarray
+        ``(n_alphas,)`` the candidate penalties (absolute units).
+    loo_mse : np.ndarray
+        ``(n_alphas, n_neurons)`` exact leave-one-out mean squared error of every candidate.
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    alpha: np.ndarray
+    alphas: np.ndarray
+    loo_mse: np.ndarray
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Predict responses ``(n_samples, n_neurons)`` from features ``(n_samples, ...)``."""
+        x = _as_matrix(features, "features")
+        if x.shape[1] != self.coef.shape[0]:
+            raise ValueError(
+                f"features have {x.shape[1]} dimensions, the readout was fitted on "
+                f"{self.coef.shape[0]}"
+            )
+        return x @ self.coef + self.intercept
+
+
+def _as_matrix(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x)
+    if x.ndim < 2:
+        raise ValueError(f"{name} must be (n_samples, ...), 2 or more dimensions, got {x.shape}")
+    return x.reshape(len(x), -1)
+
+
+def fit_ridge(
+    features: np.ndarray | torch.Tensor,
+    responses: np.ndarray | torch.Tensor,
+    alphas: Sequence[float] | np.ndarray | None = None,
+    *,
+    alpha_per_neuron: bool = True,
+) -> RidgeReadout:
+    """Ridge regression for all neurons, penalty chosen by exact leave-one-out CV.
+
+    Minimises ``||Y - X W - b||^2 + alpha ||W||^2`` (intercept ``b`` not penalised). One
+    eigendecomposition of the centred Gram matrix (``n_samples x n_samples`` when there are more
+    features than samples, else the ``n_features x n_features`` covariance) gives the
+    leave-one-out residuals of every candidate penalty in closed form
+    (``e_i / (1 - h_ii)``, the hat-matrix identity), as in scikit-learn's ``RidgeCV``.
+
+    Parameters
+    ----------
+    features : array or tensor
+        ``(n_samples, ...)``; trailing dimensions are flattened.
+    responses : array or tensor
+        ``(n_samples, n_neurons)`` (or ``(n_samples,)`` for one neuron).
+    alphas : sequence of float, optional
+        Candidate penalties in the units of ``features``. Default: ``DEFAULT_RELATIVE_ALPHAS``
+        times the mean non-zero eigenvalue of the centred Gram matrix (scale-free).
+    alpha_per_neuron : bool
+        Choose the penalty for each neuron (default) or one for all (lowest mean LOO error).
+
+    Returns
+    -------
+    RidgeReadout
+    """
+    x = _as_matrix(features, "features").astype(np.float64)
+    y = responses.detach().cpu().numpy() if isinstance(responses, torch.Tensor) else responses
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2 or len(y) != len(x):
+        raise ValueError(
+            f"responses must be (n_samples, n_neurons) with n_samples = {len(x)} (the features'), "
+            f"got {y.shape}"
+        )
+    n = len(x)
+    if n < 3:
+        raise ValueError(f"need at least 3 samples for leave-one-out, got {n}")
+    x_mean, y_mean = x.mean(0), y.mean(0)
+    xc, yc = x - x_mean, y - y_mean
+
+    if n <= xc.shape[1]:  # dual: Gram matrix Xc Xc^T = U diag(lam) U^T
+        lam, u = np.linalg.eigh(xc @ xc.T)
+    else:  # primal: Xc^T Xc = V diag(lam) V^T, U = Xc V / sqrt(lam)
+        lam, v = np.linalg.eigh(xc.T @ xc)
+    keep = lam > max(lam.max(initial=0.0), 0.0) * 1e-10
+    if not keep.any():
+        raise ValueError("features are constant across samples: nothing to regress on")
+    lam = lam[keep]
+    if n <= xc.shape[1]:
+        u = u[:, keep]
+        basis = xc.T @ u  # Xc^T U = V sqrt(lam), (n_features, rank)
+    else:
+        v = v[:, keep]
+        basis = v * np.sqrt(lam)
+        u = (xc @ v) / np.sqrt(lam)
+
+    if alphas is None:
+        alphas = DEFAULT_RELATIVE_ALPHAS * lam.mean()
+    alphas = np.atleast_1d(np.asarray(alphas, dtype=np.float64))
+    if alphas.ndim != 1 or np.any(alphas <= 0):
+        raise ValueError(f"alphas must be a 1-d sequence of positive numbers, got {alphas}")
+
+    uty = u.T @ yc  # (rank, n_neurons)
+    u2 = u**2
+    loo = np.empty((len(alphas), y.shape[1]))
+    for i, alpha in enumerate(alphas):
+        shrink = lam / (lam + alpha)
+        fitted = u @ (shrink[:, None] * uty)
+        leverage = 1.0 / n + u2 @ shrink  # the intercept adds 1/n to every h_ii
+        resid = (yc - fitted) / np.maximum(1.0 - leverage, 1e-12)[:, None]
+        loo[i] = np.mean(resid**2, axis=0)
+
+    if alpha_per_neuron:
+        best = np.argmin(loo, axis=0)
+    else:
+        best = np.full(y.shape[1], np.argmin(loo.mean(1)))
+    coef = np.empty((xc.shape[1], y.shape[1]))
+    for i in np.unique(best):
+        cols = best == i
+        coef[:, cols] = basis @ (uty[:, cols] / (lam + alphas[i])[:, None])
+    intercept = y_mean - x_mean @ coef
+    return RidgeReadout(
+        coef=coef, intercept=intercept, alpha=alphas[best], alphas=alphas, loo_mse=loo
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Factorized readout trained by gradient descent (for comparison)
+# --------------------------------------------------------------------------------------------
+class FactorizedReadout(nn.Module):
+    """Spatial mask x feature weights readout (Klindt et al. 2017; Cadena et al. 2019).
+
+    Neuron ``n`` predicts
+    ``sum_{c,y,x} features[c, y, x] * mask[n, y, x] * weights[n, c] + bias[n]``: a where (mask)
+    times a what (feature vector), far fewer parameters than a full linear readout
+    (``n * (h*w + c)`` instead of ``n * h*w*c``).
+
+    Parameters
+    ----------
+    in_shape : tuple of int
+        ``(channels, height, width)`` of the features.
+    n_neurons : int
+        Number of outputs.
+    smoothness, sparsity : float
+        Weights of the penalties in :meth:`regularizer`: a Laplacian smoothness penalty on the
+        masks and an L1 penalty on mask x weight magnitudes (group sparsity in the paper).
+    """
+
+    def __init__(
+        self,
+        in_shape: tuple[int, int, int],
+        n_neurons: int,
+        *,
+        smoothness: float = 1e-3,
+        sparsity: float = 1e-4,
+    ) -> None:
+        super().__init__()
+        if len(in_shape) != 3:
+            raise ValueError(f"in_shape must be (channels, height, width), got {in_shape}")
+        c, h, w = (int(s) for s in in_shape)
+        self.in_shape = (c, h, w)
+        self.smoothness = smoothness
+        self.sparsity = sparsity
+        self.mask = nn.Parameter(torch.full((n_neurons, h, w), 1.0 / (h * w)))
+        self.weights = nn.Parameter(torch.randn(n_neurons, c) / np.sqrt(c))
+        self.bias = nn.Parameter(torch.zeros(n_neurons))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` features -> ``(B, n_neurons)`` predictions (linear, any sign)."""
+        if features.shape[1:] != self.in_shape:
+            raise ValueError(
+                f"features must be (B, {', '.join(map(str, self.in_shape))}), got "
+                f"{tuple(features.shape)}"
+            )
+        # what first: (B, C, S) x (N, C) -> (B, N, S), then where: sum over S with the masks
+        what = torch.einsum("bcs,nc->bns", features.flatten(2), self.weights)
+        return (what * self.mask.flatten(1)).sum(-1) + self.bias
+
+    def regularizer(self) -> torch.Tensor:
+        """Laplacian smoothness of the masks plus L1 sparsity of masks and weights."""
+        m = self.mask.unsqueeze(1)
+        kernel = torch.tensor(
+            [[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]], device=m.device
+        ).view(1, 1, 3, 3)
+        lap = nn.functional.conv2d(nn.functional.pad(m, (1, 1, 1, 1), mode="replicate"), kernel)
+        smooth = lap.pow(2).sum((1, 2, 3)).mean()
+        sparse = self.mask.abs().sum((1, 2)).mean() * self.weights.abs().sum(1).mean()
+        return self.smoothness * smooth + self.sparsity * sparse
+
+
+def fit_factorized_readout(
+    features: np.ndarray | torch.Tensor,
+    responses: np.ndarray | torch.Tensor,
+    *,
+    validation_fraction: float = 0.1,
+    lr: float = 1e-2,
+    max_epochs: int = 300,
+    patience: int = 20,
+    batch_size: int = 256,
+    smoothness: float = 1e-3,
+    sparsity: float = 1e-4,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+) -> FactorizedReadout:
+    """Train a :class:`FactorizedReadout` with Adam on the mean squared error.
+
+    Features and responses are standardised with training statistics inside (the returned
+    module undoes it, so it maps raw features to raw responses). A random ``validation_fraction``
+    of the samples is held out for early stopping (``patience`` epochs without a better
+    validation correlation); the best state is restored.
+
+    Parameters
+    ----------
+    features : array or tensor
+        ``(n_samples, channels, height, width)``.
+    responses : array or tensor
+        ``(n_samples, n_neurons)``.
+
+    Returns
+    -------
+    FactorizedReadout
+        In eval mode, on ``device``.
+    """
+    device = get_device(device)
+    x = features if isinstance(features, torch.Tensor) else torch.as_tensor(np.asarray(features))
+    y = responses if isinstance(responses, torch.Tensor) else torch.as_tensor(np.asarray(responses))
+    if x.ndim != 4:
+        raise ValueError(f"features must be (n_samples, C, H, W), got {tuple(x.shape)}")
+    if y.ndim != 2 or len(y) != len(x):
+        raise ValueError(f"responses must be ({len(x)}, n_neurons), got {tuple(y.shape)}")
+    x, y = x.float(), y.float()
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(x), generator=gen)
+    n_val = max(1, int(round(validation_fraction * len(x))))
+    val, train = order[:n_val], order[n_val:]
+    x_mean, x_std = x[train].mean(0), x[train].std(0).mean().clamp_min(1e-8)
+    y_mean, y_std = y[train].mean(0), y[train].std(0).clamp_min(1e-8)
+    xs = ((x - x_mean) / x_std).to(device)
+    ys = ((y - y_mean) / y_std).to(device)
+
+    torch.manual_seed(seed)
+    model = FactorizedReadout(
+        tuple(x.shape[1:]), y.shape[1], smoothness=smoothness, sparsity=sparsity
+    ).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    best_score, best_state, waited = -np.inf, None, 0
+    for _ in range(max_epochs):
+        model.train()
+        perm = train[torch.randperm(len(train), generator=gen)]
+        for start in range(0, len(perm), batch_size):
+            idx = perm[start : start + batch_size].to(device)
+            loss = (model(xs[idx]) - ys[idx]).pow(2).mean() + model.regularizer()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            score = float(np.mean(correlation(ys[val].cpu(), model(xs[val]).cpu())))
+        if score > best_score + 1e-4:
+            best_score, waited = score, 0
+            best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
+        else:
+            waited += 1
+            if waited >= patience:
+                break
+    model.load_state_dict(best_state)
+    # fold the standardisation into the parameters: raw features -> raw responses
+    with torch.no_grad():
+        y_std_d, y_mean_d = y_std.to(device), y_mean.to(device)
+        offset = model(((torch.zeros_like(x_mean) - x_mean) / x_std).unsqueeze(0).to(device))[0]
+        model.weights.mul_((y_std_d / x_std.to(device)).unsqueeze(1))
+        model.bias.copy_(offset * y_std_d + y_mean_d)
+    return model.eval()
+
+
+# --------------------------------------------------------------------------------------------
+# Areas, evaluation, the grid
+# --------------------------------------------------------------------------------------------
+@dataclass
+class AreaData:
+    """Responses of one visual area to images indexed into a shared image set.
+
+    Attributes
+    ----------
+    name : str
+        Area label, e.g. ``"V1"``.
+    train_image_ids : np.ndarray
+        ``(n_train_trials,)`` int, row of the image (and feature) array shown on each trial.
+    train_responses : np.ndarray
+        ``(n_train_trials, n_neurons)`` responses (single trials or trial averages).
+    test_image_ids : np.ndarray
+        ``(n_test_images,)`` int.
+    test_responses : np.ndarray
+        ``(n_test_images, n_repeats, n_neurons)`` repeated trials (a noise ceiling can be
+        computed) or ``(n_test_images, n_neurons)`` trial averages (no ceiling).
+    """
+
+    name: str
+    train_image_ids: np.ndarray
+    train_responses: np.ndarray
+    test_image_ids: np.ndarray
+    test_responses: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.train_image_ids = np.asarray(self.train_image_ids, dtype=np.int64)
+        self.test_image_ids = np.asarray(self.test_image_ids, dtype=np.int64)
+        self.train_responses = np.asarray(self.train_responses, dtype=np.float32)
+        self.test_responses = np.asarray(self.test_responses, dtype=np.float32)
+        if self.train_responses.ndim != 2 or len(self.train_responses) != len(self.train_image_ids):
+            raise ValueError(
+                f"{self.name}: train_responses must be ({len(self.train_image_ids)}, n_neurons), "
+                f"got {self.train_responses.shape}"
+            )
+        tr = self.test_responses
+        if tr.ndim not in (2, 3) or len(tr) != len(self.test_image_ids):
+            raise ValueError(
+                f"{self.name}: test_responses must be ({len(self.test_image_ids)}, [n_repeats,] "
+                f"n_neurons), got {tr.shape}"
+            )
+        if tr.shape[-1] != self.n_neurons:
+            raise ValueError(
+                f"{self.name}: {tr.shape[-1]} test neurons but {self.n_neurons} training neurons"
+            )
+
+    @property
+    def n_neurons(self) -> int:
+        return self.train_responses.shape[1]
+
+    @property
+    def has_repeats(self) -> bool:
+        """True when single test trials are stored (ceiling available)."""
+        return self.test_responses.ndim == 3 and self.test_responses.shape[1] > 1
+
+
+def evaluate_predictions(area: AreaData, predictions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out correlation per neuron and the noise ceiling it is bounded by.
+
+    Parameters
+    ----------
+    area : AreaData
+    predictions : np.ndarray
+        ``(n_test_images, n_neurons)`` predicted responses to ``area.test_image_ids``.
+
+    Returns
+    -------
+    corr : np.ndarray
+        ``(n_neurons,)`` Pearson correlation between prediction and held-out responses: every
+        single test trial when repeats exist, else the stored trial averages.
+    ceiling : np.ndarray
+        ``(n_neurons,)`` oracle (leave-one-repeat-out) correlation, the best single-trial
+        correlation a model can expect; NaN without repeats.
+    """
+    predictions = np.asarray(predictions)
+    tr = area.test_responses
+    if predictions.shape != (len(tr), area.n_neurons):
+        raise ValueError(
+            f"predictions must be ({len(tr)}, {area.n_neurons}), got {predictions.shape}"
+        )
+    if tr.ndim == 3:
+        reps = tr.shape[1]
+        corr = correlation(tr.reshape(-1, area.n_neurons), np.repeat(predictions, reps, axis=0))
+        ceiling = oracle_correlation(tr) if reps > 1 else np.full(area.n_neurons, np.nan)
+    else:
+        corr = correlation(tr, predictions)
+        ceiling = np.full(area.n_neurons, np.nan)
+    return np.asarray(corr, dtype=np.float64), np.asarray(ceiling, dtype=np.float64)
+
+
+@dataclass
+class GridRow:
+    """One cell of the grid (all neurons of one area read out of one layer of one network).
+
+    ``correlation`` is the mean over neurons of the held-out correlation
+    (:func:`evaluate_predictions`); ``ceiling`` the mean oracle correlation (NaN without repeats);
+    ``fraction_of_ceiling = correlation / ceiling``; ``alpha`` the median chosen ridge penalty
+    (NaN for the factorized readout); ``seconds`` the fitting time of the cell.
+    """
+
+    network: str
+    layer: str
+    area: str
+    readout: str
+    correlation: float
+    ceiling: float
+    fraction_of_ceiling: float
+    alpha: float
+    n_features: int
+    n_neurons: int
+    seconds: float
+
+
+@dataclass
+class GridResult:
+    """All cells of a grid, in the order networks x layers x areas."""
+
+    rows: list[GridRow]
+
+    @property
+    def networks(self) -> list[str]:
+        return list(dict.fromkeys(r.network for r in self.rows))
+
+    @property
+    def layers(self) -> list[str]:
+        return list(dict.fromkeys(r.layer for r in self.rows))
+
+    @property
+    def areas(self) -> list[str]:
+        return list(dict.fromkeys(r.area for r in self.rows))
+
+    def matrix(
+        self, network: str | None = None, value: str = "correlation", readout: str | None = None
+    ) -> np.ndarray:
+        """``(n_layers, n_areas)`` array of ``value`` for one network (NaN where missing).
+
+        ``network`` may be omitted when the grid has one; ``value`` is any numeric
+        :class:`GridRow` field; ``readout`` selects one readout when the grid has several.
+        """
+        network = self._one("network", network, self.networks)
+        readout = self._one("readout", readout, list(dict.fromkeys(r.readout for r in self.rows)))
+        names = {f.name for f in fields(GridRow)} - {"network", "layer", "area", "readout"}
+        if value not in names:
+            raise KeyError(f"unknown value {value!r}; choose one of {sorted(names)}")
+        layers, areas = self.layers, self.areas
+        out = np.full((len(layers), len(areas)), np.nan)
+        for r in self.rows:
+            if r.network == network and r.readout == readout:
+                out[layers.index(r.layer), areas.index(r.area)] = getattr(r, value)
+        return out
+
+    def best_layers(
+        self, network: str | None = None, value: str = "correlation", readout: str | None = None
+    ) -> dict[str, str]:
+        """The layer with the highest ``value`` for each area of one network."""
+        m = self.matrix(network, value, readout)
+        layers = self.layers
+        return {a: layers[int(np.nanargmax(m[:, j]))] for j, a in enumerate(self.areas)}
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write one line per cell (header = :class:`GridRow` fields); returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=[fl.name for fl in fields(GridRow)])
+            writer.writeheader()
+            for r in self.rows:
+                writer.writerow(asdict(r))
+        return path
+
+    @staticmethod
+    def _one(kind: str, chosen: str | None, options: list[str]) -> str:
+        if chosen is None:
+            if len(options) != 1:
+                raise ValueError(f"the grid has several {kind}s {options}: pass {kind}=...")
+            return options[0]
+        if chosen not in options:
+            raise KeyError(f"unknown {kind} {chosen!r}; the grid has {options}")
+        return chosen
+
+
+def _fit_cell(
+    network: str,
+    layer: str,
+    feats: np.ndarray,
+    area: AreaData,
+    readout: str,
+    alphas: np.ndarray | None,
+    factorized_options: dict,
+) -> GridRow:
+    start = time.perf_counter()
+    x_train, x_test = feats[area.train_image_ids], feats[area.test_image_ids]
+    if readout == "ridge":
+        fit = fit_ridge(x_train, area.train_responses, alphas)
+        pred = fit.predict(x_test)
+        alpha = float(np.median(fit.alpha))
+    else:
+        if feats.ndim != 4:
+            raise ValueError(
+                f"the factorized readout needs (N, C, H, W) features; {network}/{layer} has "
+                f"shape {feats.shape}"
+            )
+        model = fit_factorized_readout(x_train, area.train_responses, **factorized_options)
+        with torch.no_grad():
+            dev = next(model.parameters()).device
+            pred = model(torch.as_tensor(x_test, dtype=torch.float32, device=dev)).cpu().numpy()
+        alpha = float("nan")
+    seconds = time.perf_counter() - start
+    corr, ceiling = evaluate_predictions(area, pred)
+    mean_corr = float(np.mean(corr))
+    mean_ceiling = float(np.mean(ceiling)) if area.has_repeats else float("nan")
+    return GridRow(
+        network=network,
+        layer=layer,
+        area=area.name,
+        readout=readout,
+        correlation=mean_corr,
+        ceiling=mean_ceiling,
+        fraction_of_ceiling=mean_corr / mean_ceiling if area.has_repeats else float("nan"),
+        alpha=alpha,
+        n_features=int(np.prod(feats.shape[1:])),
+        n_neurons=area.n_neurons,
+        seconds=seconds,
+    )
+
+
+def run_layer_grid(
+    features: Mapping[str, Mapping[str, np.ndarray | torch.Tensor]],
+    areas: Sequence[AreaData] | AreaData,
+    *,
+    readouts: Sequence[str] = ("ridge",),
+    alphas: Sequence[float] | None = None,
+    factorized_options: Mapping | None = None,
+    n_jobs: int = 1,
+    backend: str | None = None,
+    progress: bool = True,
+    csv_path: str | Path | None = None,
+) -> GridResult:
+    """Fit and evaluate a readout for every network x layer x area x readout cell.
+
+    Parameters
+    ----------
+    features : mapping
+        ``{network: {layer: array (n_images, ...)}}``, e.g. from
+        :func:`artiphys_course.features.extract_features`; rows are the images the areas'
+        ``*_image_ids`` index.
+    areas : AreaData or sequence of AreaData
+    readouts : sequence of str
+        ``"ridge"`` (closed form, penalty by leave-one-out CV) and/or ``"factorized"``
+        (gradient-trained spatial x feature readout; needs ``(N, C, H, W)`` features).
+    alphas : sequence of float, optional
+        Candidate ridge penalties (default: scale-free, see :func:`fit_ridge`).
+    factorized_options : mapping, optional
+        Keyword arguments for :func:`fit_factorized_readout`.
+    n_jobs : int
+        Parallel workers for joblib (1 = run in this process).
+    backend : str, optional
+        A joblib backend name; default: the active one (see the module docstring for
+        Dask / Ray).
+    progress : bool
+        Show a progress bar over cells.
+    csv_path : str or Path, optional
+        Also write the table there (nothing is written otherwise).
+
+    Returns
+    -------
+    GridResult
+    """
+    from joblib import Parallel, delayed
+
+    areas = [areas] if isinstance(areas, AreaData) else list(areas)
+    if not areas:
+        raise ValueError("no areas given")
+    if len({a.name for a in areas}) != len(areas):
+        raise ValueError(f"area names must be unique, got {[a.name for a in areas]}")
+    valid = ("ridge", "factorized")
+    for r in readouts:
+        if r not in valid:
+            raise ValueError(f"unknown readout {r!r}; choose from {valid}")
+    if not features:
+        raise ValueError("no networks in features")
+    arrays = {
+        net: {
+            layer: (f.detach().cpu().numpy() if isinstance(f, torch.Tensor) else np.asarray(f))
+            for layer, f in layers.items()
+        }
+        for net, layers in features.items()
+    }
+    for net, layers in arrays.items():
+        for layer, f in layers.items():
+            for a in areas:
+                top = max(a.train_image_ids.max(), a.test_image_ids.max())
+                if top >= len(f):
+                    raise IndexError(
+                        f"area {a.name!r} indexes image {top} but {net}/{layer} has only "
+                        f"{len(f)} images"
+                    )
+    options = dict(factorized_options or {})
+    cells = [
+        (net, layer, arrays[net][layer], area, r)
+        for net in arrays
+        for layer in arrays[net]
+        for area in areas
+        for r in readouts
+    ]
+    alphas_arr = None if alphas is None else np.asarray(alphas, dtype=np.float64)
+    jobs = (delayed(_fit_cell)(n, la, f, a, r, alphas_arr, options) for n, la, f, a, r in cells)
+    parallel = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
+    rows = list(progress_bar(parallel(jobs), progress, desc="layer x area grid", total=len(cells)))
+    result = GridResult(rows=rows)
+    if csv_path is not None:
+        result.to_csv(csv_path)
+    return result

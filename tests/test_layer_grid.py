@@ -1,0 +1,187 @@
+"""Tests of the ridge / factorized readouts and the layer x area grid runner."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import Ridge, RidgeCV
+
+from artiphys_course.layer_grid import (
+    AreaData,
+    FactorizedReadout,
+    evaluate_predictions,
+    fit_factorized_readout,
+    fit_ridge,
+    run_layer_grid,
+)
+from artiphys_course.metrics import correlation
+
+
+def _linear_data(n, p, m, *, seed=0, noise=1.0, offset=3.0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, p)) * rng.uniform(0.5, 2.0, size=p) + offset
+    w = rng.normal(size=(p, m))
+    y = x @ w * 0.3 + noise * rng.normal(size=(n, m)) + rng.normal(size=m)
+    return x, y
+
+
+@pytest.mark.parametrize(("n", "p"), [(60, 150), (150, 20)])  # dual and primal solver
+def test_ridge_equals_sklearn_at_the_chosen_alpha(n, p):
+    x, y = _linear_data(n, p, 6, noise=3.0)
+    alphas = np.logspace(-2, 4, 13)
+    fit = fit_ridge(x, y, alphas)
+    reference = RidgeCV(alphas=alphas, alpha_per_target=True, store_cv_results=True).fit(x, y)
+    np.testing.assert_allclose(fit.alpha, reference.alpha_)
+    # exact leave-one-out errors, the same as scikit-learn's efficient LOO
+    np.testing.assert_allclose(fit.loo_mse, reference.cv_results_.mean(0).T, rtol=1e-8)
+    for j in range(y.shape[1]):
+        ridge = Ridge(alpha=fit.alpha[j]).fit(x, y[:, j])
+        np.testing.assert_allclose(fit.coef[:, j], ridge.coef_, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(fit.intercept[j], ridge.intercept_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(fit.predict(x[:5]), reference.predict(x[:5]), rtol=1e-8)
+
+
+def test_ridge_shared_alpha_and_tensor_inputs():
+    x, y = _linear_data(50, 30, 4)
+    fit = fit_ridge(torch.as_tensor(x).view(50, 3, 10), torch.as_tensor(y), alpha_per_neuron=False)
+    assert np.unique(fit.alpha).size == 1
+    assert fit.alpha[0] == fit.alphas[np.argmin(fit.loo_mse.mean(1))]
+    ridge = Ridge(alpha=fit.alpha[0]).fit(x, y)
+    np.testing.assert_allclose(fit.coef.T, ridge.coef_, rtol=1e-7, atol=1e-9)
+
+
+def test_cross_validation_finds_the_bayes_optimal_penalty():
+    # w ~ N(0, tau^2 I), noise ~ N(0, sigma^2): the posterior mean is ridge with
+    # alpha = sigma^2 / tau^2, the penalty with the lowest expected prediction error.
+    rng = np.random.default_rng(1)
+    n, p, m, tau, sigma = 300, 100, 40, 0.2, 2.0
+    x = rng.normal(size=(n, p))
+    y = x @ (tau * rng.normal(size=(p, m))) + sigma * rng.normal(size=(n, m))
+    alphas = np.logspace(-1, 4, 21)
+    fit = fit_ridge(x, y, alphas)
+    optimal = sigma**2 / tau**2
+    assert abs(np.log10(np.median(fit.alpha)) - np.log10(optimal)) < 0.3
+    # and the scale-free default grid reaches the same region
+    default = fit_ridge(x, y)
+    assert abs(np.log10(np.median(default.alpha)) - np.log10(optimal)) < 0.4
+
+
+def test_ridge_rejects_bad_inputs():
+    x, y = _linear_data(20, 5, 2)
+    with pytest.raises(ValueError, match="n_samples = 20"):
+        fit_ridge(x, y[:10])
+    with pytest.raises(ValueError, match="positive"):
+        fit_ridge(x, y, [0.0, 1.0])
+    with pytest.raises(ValueError, match="constant"):
+        fit_ridge(np.ones((20, 5)), y)
+    with pytest.raises(ValueError, match="fitted on 5"):
+        fit_ridge(x, y).predict(x[:, :3])
+
+
+def test_factorized_readout_recovers_a_factorized_neuron():
+    rng = np.random.default_rng(0)
+    n, c, h, w, m = 600, 8, 5, 5, 3
+    feats = rng.normal(size=(n, c, h, w)).astype(np.float32)
+    masks = np.zeros((m, h, w), np.float32)
+    for k in range(m):
+        masks[k, 1 + k, 1:3] = 1.0
+    weights = rng.normal(size=(m, c)).astype(np.float32)
+    rates = np.einsum("ncyx,kyx,kc->nk", feats, masks, weights) + 5.0
+    y = rates + 0.3 * rng.normal(size=rates.shape).astype(np.float32)
+    model = fit_factorized_readout(feats[:500], y[:500], seed=0, lr=3e-2, max_epochs=100)
+    assert isinstance(model, FactorizedReadout)
+    with torch.no_grad():
+        pred = model(torch.as_tensor(feats[500:])).numpy()
+    # raw units: the standardisation is folded into the parameters
+    assert np.abs(pred.mean(0) - rates[500:].mean(0)).max() < 0.3
+    assert correlation(rates[500:], pred).min() > 0.95
+    with pytest.raises(ValueError, match="features must be"):
+        model(torch.zeros(2, c, h + 1, w))
+
+
+def _two_areas(seed=0):
+    """Two areas read from different 'layers': area A = linear in layer a, B in layer b."""
+    rng = np.random.default_rng(seed)
+    n_img, n_train, n_test, reps = 260, 200, 60, 10
+    layer_a = rng.normal(size=(n_img, 4, 3, 3)).astype(np.float32)
+    layer_b = rng.normal(size=(n_img, 6, 2, 2)).astype(np.float32)
+    test_ids = np.arange(n_train, n_img)
+
+    def area(name, feats, m):
+        w = rng.normal(size=(feats[0].size, m))
+        rate = feats.reshape(n_img, -1) @ w
+        rate = rate / rate.std(0)
+        train = rate[:n_train] + rng.normal(size=(n_train, m))
+        test = rate[test_ids][:, None] + rng.normal(size=(n_test, reps, m))
+        return AreaData(name, np.arange(n_train), train, test_ids, test)
+
+    return {"net": {"a": layer_a, "b": layer_b}}, [area("A", layer_a, 5), area("B", layer_b, 7)]
+
+
+def test_grid_finds_the_generating_layer_and_writes_csv_only_where_asked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    features, areas = _two_areas()
+    result = run_layer_grid(features, areas, progress=False)
+    assert list(tmp_path.iterdir()) == []  # nothing written without csv_path
+    assert [(r.layer, r.area) for r in result.rows] == [
+        ("a", "A"),
+        ("a", "B"),
+        ("b", "A"),
+        ("b", "B"),
+    ]
+    assert result.best_layers() == {"A": "a", "B": "b"}
+    m = result.matrix(value="correlation")
+    assert m.shape == (2, 2) and m[0, 0] > 0.5 and m[1, 1] > 0.5
+    # fraction of ceiling of the right layer is near 1 (the oracle is a slight underestimate)
+    frac = result.matrix(value="fraction_of_ceiling")
+    assert 0.85 < frac[0, 0] < 1.15 and 0.85 < frac[1, 1] < 1.15
+    path = result.to_csv(tmp_path / "out" / "grid.csv")
+    rows = list(csv.DictReader(path.open()))
+    assert len(rows) == 4 and float(rows[0]["correlation"]) == pytest.approx(
+        result.rows[0].correlation
+    )
+    run_layer_grid(features, areas, progress=False, csv_path=tmp_path / "again.csv")
+    assert (tmp_path / "again.csv").is_file()
+
+
+def test_grid_parallel_backend_gives_the_same_table():
+    features, areas = _two_areas(seed=3)
+    serial = run_layer_grid(features, areas, progress=False)
+    threaded = run_layer_grid(features, areas, n_jobs=2, backend="threading", progress=False)
+    np.testing.assert_allclose(serial.matrix(), threaded.matrix())
+
+
+def test_grid_factorized_readout_and_errors():
+    features, areas = _two_areas(seed=4)
+    result = run_layer_grid(
+        features,
+        areas[0],
+        readouts=("ridge", "factorized"),
+        factorized_options={"max_epochs": 60},
+        progress=False,
+    )
+    assert result.matrix(readout="factorized").shape == (2, 1)
+    assert result.best_layers(readout="factorized") == {"A": "a"}
+    with pytest.raises(ValueError, match="several readouts"):
+        result.matrix()
+    with pytest.raises(KeyError, match="valid|choose"):
+        result.matrix(readout="ridge", value="nope")
+    with pytest.raises(ValueError, match="unknown readout"):
+        run_layer_grid(features, areas, readouts=("svm",), progress=False)
+    with pytest.raises(IndexError, match="only 10 images"):
+        run_layer_grid({"n": {"l": features["net"]["a"][:10]}}, areas, progress=False)
+
+
+def test_evaluation_without_repeats_has_no_ceiling():
+    rng = np.random.default_rng(0)
+    test = rng.normal(size=(12, 3))
+    area = AreaData("avg", np.arange(5), rng.normal(size=(5, 3)), np.arange(12), test)
+    assert not area.has_repeats
+    corr, ceiling = evaluate_predictions(area, test * 2 + 1)
+    np.testing.assert_allclose(corr, 1.0)
+    assert np.isnan(ceiling).all()
+    with pytest.raises(ValueError, match="predictions must be"):
+        evaluate_predictions(area, test[:4])
