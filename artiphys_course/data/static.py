@@ -384,25 +384,36 @@ class StaticDataset:
         )
 
 
+def _image_tensor(dataset: StaticDataset, normalizer: Normalizer | None) -> torch.Tensor:
+    images = dataset.images if normalizer is None else normalizer.images(dataset.images)
+    return torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+
+
 class TierDataset(Dataset):
     """The trials of one tier as a PyTorch map-style data set of :class:`Batch` items.
 
     Arrays are normalised once at construction (when ``normalizer`` is given) and kept as CPU
     tensors; ``dataset[i]`` is one trial, ``dataset.__getitems__(indices)`` a whole batch.
+    ``images`` may pass the (already normalised) image tensor to share it between tiers.
     """
 
     def __init__(
-        self, dataset: StaticDataset, tier: str, normalizer: Normalizer | None = None
+        self,
+        dataset: StaticDataset,
+        tier: str,
+        normalizer: Normalizer | None = None,
+        *,
+        images: torch.Tensor | None = None,
     ) -> None:
         self.tier = tier
         self.normalizer = normalizer
         self.trial_indices = dataset.tier_indices(tier)
-        images, responses = dataset.images, dataset.responses[self.trial_indices]
+        responses = dataset.responses[self.trial_indices]
         pupil = None if dataset.pupil_center is None else dataset.pupil_center[self.trial_indices]
         if normalizer is not None:
-            images, responses = normalizer.images(images), normalizer.responses(responses)
+            responses = normalizer.responses(responses)
             pupil = None if pupil is None else normalizer.pupil_center(pupil)
-        self.images = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+        self.images = _image_tensor(dataset, normalizer) if images is None else images
         self.image_index = torch.from_numpy(dataset.trial_image_ids[self.trial_indices])
         self.responses = torch.from_numpy(np.ascontiguousarray(responses, dtype=np.float32))
         self.pupil_center = None if pupil is None else torch.from_numpy(pupil.astype(np.float32))
@@ -495,11 +506,12 @@ def dataloaders(
             "dataloaders needs train, validation and test trials."
         )
     normalizer = dataset.normalizer() if normalize else None
+    images = _image_tensor(dataset, normalizer)  # shared by the three tiers
     loaders = {}
     for tier in TIERS:
         shuffle = tier == "train"
         loaders[tier] = StaticLoader(
-            TierDataset(dataset, tier, normalizer),
+            TierDataset(dataset, tier, normalizer, images=images),
             batch_size=batch_size,
             shuffle=shuffle,
             generator=torch.Generator().manual_seed(int(seed)) if shuffle else None,
