@@ -60,11 +60,13 @@ __all__ = [
     "PixelImage",
     "RandomScale",
     "Transform",
+    "best_of",
     "compute_meis",
     "cross_activation",
     "image_correlation",
     "mei_reproducibility",
     "neuron_noise",
+    "spectral_peak",
 ]
 
 
@@ -601,3 +603,69 @@ def cross_activation(
     elif normalize == "max":
         matrix = matrix / matrix.amax(dim=1, keepdim=True)
     return matrix
+
+
+def best_of(results: Sequence[MEIResult]) -> MEIResult:
+    """Per neuron, the MEI with the highest final activation among several runs (e.g. seeds).
+
+    Gradient ascent finds a local maximum from where it starts; a rectified neuron whose
+    starting image drives it below threshold even has a zero gradient and never moves. Running
+    a few seeds and keeping each neuron's best MEI is the usual remedy.
+    """
+    if not results:
+        raise ValueError("need at least one MEIResult")
+    first = results[0]
+    for r in results[1:]:
+        if not torch.equal(r.neurons, first.neurons):
+            raise ValueError("all results must be for the same neurons in the same order")
+    finals = torch.stack([r.final_activation for r in results])  # (runs, n)
+    best = finals.argmax(dim=0)
+    cols = torch.arange(len(first.neurons))
+    return MEIResult(
+        images=torch.stack([r.images for r in results])[best, cols],
+        activations=torch.stack([r.activations for r in results])[best, :, cols].T,
+        final_activation=finals[best, cols],
+        neurons=first.neurons.clone(),
+        seed=int(results[int(best.bincount().argmax())].seed),
+    )
+
+
+def spectral_peak(images: Tensor, *, pad_to: int = 128) -> tuple[Tensor, Tensor]:
+    """Orientation and spatial frequency of the strongest Fourier component of each image.
+
+    The image (minus its mean) is zero-padded to ``pad_to`` pixels per side for a fine
+    frequency grid; the peak of the amplitude spectrum gives the wave vector. Its phase is
+    ignored: this is what identifies a complex cell's MEI, whose phase is arbitrary.
+
+    Parameters
+    ----------
+    images : Tensor
+        ``(n, C, H, W)`` or ``(n, H, W)`` (channels are averaged).
+    pad_to : int
+        Size of the zero-padded FFT (at least the image size).
+
+    Returns
+    -------
+    orientation_deg : Tensor
+        ``(n,)`` stripe orientation in [0, 180), the package convention (0 = horizontal stripes,
+        counter-clockwise as seen on screen).
+    frequency : Tensor
+        ``(n,)`` cycles per pixel.
+    """
+    images = torch.as_tensor(images, dtype=torch.float64)
+    if images.ndim == 4:
+        images = images.mean(dim=1)
+    if images.ndim != 3:
+        raise ValueError(f"images must be (n, C, H, W) or (n, H, W), got {tuple(images.shape)}")
+    h, w = images.shape[-2:]
+    size = (max(pad_to, h), max(pad_to, w))
+    centred = images - images.mean(dim=(1, 2), keepdim=True)
+    amplitude = torch.fft.rfft2(centred, s=size).abs().flatten(1)
+    f_row = torch.fft.fftfreq(size[0], dtype=torch.float64)
+    f_col = torch.fft.rfftfreq(size[1], dtype=torch.float64)
+    peak = amplitude.argmax(dim=1)
+    fy, fx = f_row[peak // len(f_col)], f_col[peak % len(f_col)]
+    # the wave vector points across the stripes: stripes at t modulate along (cos t, sin t) in
+    # (row, col) (the direction at t + 90 degrees is (-cos t, -sin t) with rows growing down)
+    orientation = torch.rad2deg(torch.atan2(fx, fy)) % 180.0
+    return orientation.float(), torch.hypot(fy, fx).float()
