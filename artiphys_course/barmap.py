@@ -1,0 +1,672 @@
+"""Bar mapping: the electrophysiologist's receptive-field map, for CNN units and model neurons.
+
+The method follows the artiphysiology of Pospisil, Pasupathy & Bair (2018, eLife 7:e38242) and
+the RF-mapping analyses built on it:
+
+1. cut the network after the layer of interest (:func:`artiphys_course.recording.truncate`) and
+   make the input exactly ``xn`` pixels, so the layer's centre unit sees its whole RF;
+2. show thousands of bars (:func:`artiphys_course.stimuli.make_bar_set`) in batches under
+   ``torch.no_grad`` and record the centre unit of every channel;
+3. per unit, sum the N bars that drive it most (least), each drawn as 1 on a 0 background and
+   weighted by how far its response lies above (below) the median response: the *top* (*bottom*)
+   weighted bar map. Bars on a zero background add up, so the map is bright where effective bars
+   overlap;
+4. fit a 2-D Gaussian to each map (:func:`fit_gaussian_2d`) for the RF centre, size, elongation
+   and orientation, with the fraction of variance explained as goodness of fit; and read the
+   orientation tuning from the best response at each bar orientation.
+
+Everything returns arrays; nothing is written to disk. The same functions map a digital-V1 neuron
+(a model whose output is ``(B, n_neurons)``: pass ``layer=None``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.optimize import curve_fit
+from torch import nn
+from torch.nn import functional as F
+
+from artiphys_course.receptive_fields import receptive_field, xn
+from artiphys_course.recording import EVAL_NOTICE, TruncatedModel, get_layer
+from artiphys_course.runtime import progress_bar
+from artiphys_course.stimuli import BarSet
+
+__all__ = [
+    "BarMapResult",
+    "GaussianFit",
+    "bar_map",
+    "bar_responses",
+    "fit_gaussian_2d",
+    "fit_gaussians",
+    "orientation_tuning",
+    "preferred_orientation",
+    "select_bars",
+    "unit_responses",
+    "weighted_bar_map",
+]
+
+
+# --------------------------------------------------------------------------- recording responses
+class _StopBefore(Exception):
+    def __init__(self, inputs: torch.Tensor):
+        super().__init__("forward pass stopped before the recorded layer")
+        self.inputs = inputs
+
+
+def _centre_conv(
+    model: nn.Module,
+    conv: nn.Conv2d,
+    images: torch.Tensor,
+    channels: torch.Tensor,
+    unit: tuple[int, int] | None,
+) -> torch.Tensor:
+    """The conv layer's output at one spatial unit only: stop before it, apply it to one window."""
+
+    def stop(_module, inputs):
+        raise _StopBefore(inputs[0])
+
+    handle = conv.register_forward_pre_hook(stop)
+    try:
+        model(images)
+        raise RuntimeError("the layer was not called during the forward pass")
+    except _StopBefore as done:
+        x = done.inputs
+    finally:
+        handle.remove()
+    (kh, kw), (sh, sw) = conv.kernel_size, conv.stride
+    (ph, pw), (dh, dw) = conv.padding, conv.dilation
+    eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    h_out = (x.shape[2] + 2 * ph - eh) // sh + 1
+    w_out = (x.shape[3] + 2 * pw - ew) // sw + 1
+    if unit is None:
+        unit = ((h_out - 1) // 2, (w_out - 1) // 2)
+    if not (0 <= unit[0] < h_out and 0 <= unit[1] < w_out):
+        raise IndexError(f"unit {unit} is outside the {h_out}x{w_out} output of the layer")
+    x = F.pad(x, (pw, pw, ph, ph))
+    r0, c0 = unit[0] * sh, unit[1] * sw
+    window = x[:, :, r0 : r0 + eh, c0 : c0 + ew]
+    bias = None if conv.bias is None else conv.bias[channels]
+    return F.conv2d(window, conv.weight[channels], bias, dilation=conv.dilation)[:, :, 0, 0]
+
+
+def _fast_path(model: nn.Module, layer: str | None) -> nn.Conv2d | None:
+    """The target layer when only its centre unit can be computed directly (plain Conv2d)."""
+    if layer is None:
+        return None
+    module = get_layer(model, layer)
+    if (
+        isinstance(module, nn.Conv2d)
+        and module.groups == 1
+        and module.padding_mode == "zeros"
+        and not isinstance(module.padding, str)
+    ):
+        return module
+    return None
+
+
+def unit_responses(
+    model: nn.Module,
+    layer: str | None,
+    images: torch.Tensor,
+    *,
+    channels: Sequence[int] | None = None,
+    unit: tuple[int, int] | None = None,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    fast: bool = True,
+) -> torch.Tensor:
+    """Responses of the (centre) units of ``layer`` to a batch of images, without gradients.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Put in eval mode (with a notice when it was training).
+    layer : str or None
+        Layer name (see :func:`~artiphys_course.recording.list_layers`); None records the model's
+        output, ``(B, n)`` (e.g. a digital-V1 model's rates) or ``(B, C, h, w)``.
+    images : torch.Tensor
+        ``(B, C, H, W)`` input, on the model's device.
+    channels : sequence of int, optional
+        Channels (or neurons) to keep; default all.
+    unit : (row, col), optional
+        Spatial unit; default the centre unit ``((h - 1) // 2, (w - 1) // 2)``.
+    transform : callable, optional
+        Applied to the images first, e.g.
+        :func:`~artiphys_course.models.pretrained.imagenet_normalize`.
+    fast : bool
+        When ``layer`` is a Conv2d, compute it at the one unit needed instead of everywhere
+        (identical result, several times faster for deep layers).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, n_units)``.
+    """
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(
+            f"images must be a 4-D tensor (batch, channels, height, width), got {shape}"
+        )
+    if model.training:
+        model.eval()
+        print(EVAL_NOTICE)
+    x = transform(images) if transform is not None else images
+    with torch.no_grad():
+        conv = _fast_path(model, layer) if fast else None
+        if conv is not None:
+            idx = _channel_index(channels, conv.out_channels, x.device)
+            return _centre_conv(model, conv, x, idx, unit)
+        out = TruncatedModel(model, layer)(x) if layer is not None else model(x)
+        if out.ndim == 4:
+            h, w = out.shape[2:]
+            r, c = unit if unit is not None else ((h - 1) // 2, (w - 1) // 2)
+            if not (0 <= r < h and 0 <= c < w):
+                raise IndexError(f"unit {(r, c)} is outside the {h}x{w} output of {layer!r}")
+            out = out[:, :, r, c]
+        elif out.ndim != 2:
+            raise ValueError(f"expected a (B, C, h, w) or (B, n) output, got {tuple(out.shape)}")
+        return out[:, _channel_index(channels, out.shape[1], out.device)]
+
+
+def _channel_index(channels: Sequence[int] | None, n: int, device) -> torch.Tensor:
+    if channels is None:
+        return torch.arange(n, device=device)
+    idx = torch.as_tensor(np.asarray(channels, dtype=np.int64).reshape(-1), device=device)
+    bad = idx[(idx < 0) | (idx >= n)]
+    if bad.numel():
+        raise IndexError(
+            f"channel/unit index {bad.tolist()} out of range: the layer has {n} channels "
+            f"(valid 0..{n - 1})"
+        )
+    return idx
+
+
+def _check_size(model: nn.Module, layer: str | None, image_size: tuple[int, int]) -> None:
+    if layer is None:
+        return
+    try:
+        rf = receptive_field(model, layer)
+        smallest = xn(model, layer)
+    except (TypeError, KeyError):  # no spatial RF arithmetic for this model/layer
+        return
+    if min(image_size) < smallest:
+        raise ValueError(
+            f"the images ({image_size[0]}x{image_size[1]}) are smaller than needed for {layer!r}: "
+            f"its centre unit sees its whole {rf.size[0]}-pixel RF, centred, only from "
+            f"xn = {smallest} pixels. Make the bar set with image_size={smallest}."
+        )
+
+
+def bar_responses(
+    model: nn.Module,
+    layer: str | None,
+    bars: BarSet,
+    *,
+    channels: Sequence[int] | None = None,
+    unit: tuple[int, int] | None = None,
+    in_channels: int = 3,
+    background: float = 0.0,
+    amplitude: float | Sequence[float] = 1.0,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    batch_size: int = 1024,
+    device: torch.device | str | None = None,
+    fast: bool = True,
+    progress: bool = True,
+) -> np.ndarray:
+    """Responses of units to every bar of ``bars``, computed in batches.
+
+    Parameters
+    ----------
+    model, layer, channels, unit, transform, fast
+        See :func:`unit_responses`.
+    bars : BarSet
+        The stimuli; images are drawn batch by batch.
+    in_channels : int
+        Image channels the model expects (3 for ImageNet networks, 1 for the digital V1).
+    background, amplitude : float
+        Bar images are ``background + polarity * amplitude`` inside the bar (see
+        :meth:`~artiphys_course.stimuli.BarSet.images`).
+    batch_size : int
+        Bars per forward pass.
+    device : optional
+        Where to compute (default: where the model's parameters are, else CPU).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_units, n_bars)`` float32.
+    """
+    _check_size(model, layer, bars.image_size)
+    if device is None:
+        tensor = next(itertools.chain(model.parameters(), model.buffers()), None)
+        device = tensor.device if tensor is not None else torch.device("cpu")
+    starts = range(0, len(bars), batch_size)
+    chunks = []
+    for start in progress_bar(starts, progress, desc="bars", total=len(starts)):
+        idx = np.arange(start, min(start + batch_size, len(bars)))
+        images = bars.images(
+            idx, background=background, amplitude=amplitude, channels=in_channels, device=device
+        )
+        chunks.append(
+            unit_responses(
+                model, layer, images, channels=channels, unit=unit, transform=transform, fast=fast
+            )
+            .float()
+            .cpu()
+        )
+    return torch.cat(chunks).T.contiguous().numpy()
+
+
+# --------------------------------------------------------------------------- weighted maps
+def select_bars(
+    responses: np.ndarray, top_n: int, which: str = "top"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``top_n`` most (``"top"``) or least (``"bottom"``) effective bars and their weights.
+
+    Parameters
+    ----------
+    responses : np.ndarray
+        ``(n_bars,)`` responses of one unit.
+    top_n : int
+        How many bars.
+    which : {"top", "bottom"}
+
+    Returns
+    -------
+    index : np.ndarray
+        ``(top_n,)`` bar indices, strongest first.
+    weights : np.ndarray
+        ``(top_n,)`` non-negative weights: distance of each response above (``"top"``) or below
+        (``"bottom"``) the median response over all bars.
+    """
+    responses = np.asarray(responses, dtype=np.float64).reshape(-1)
+    if which not in ("top", "bottom"):
+        raise ValueError(f"which must be 'top' or 'bottom', got {which!r}")
+    top_n = int(min(top_n, responses.size))
+    median = np.median(responses)
+    order = np.argsort(responses, kind="stable")
+    index = order[::-1][:top_n] if which == "top" else order[:top_n]
+    weights = responses[index] - median if which == "top" else median - responses[index]
+    return index, np.clip(weights, 0.0, None)
+
+
+def weighted_bar_map(
+    responses: np.ndarray,
+    bars: BarSet | torch.Tensor | np.ndarray,
+    *,
+    top_n: int = 100,
+    which: str = "top",
+) -> np.ndarray:
+    """A weighted bar map: the ``top_n`` best (or worst) bars summed on a zero background.
+
+    Parameters
+    ----------
+    responses : np.ndarray
+        ``(n_bars,)`` responses of one unit.
+    bars : BarSet or array
+        The bar set, or the bars already drawn as coverage ``(n_bars, H, W)`` (1 in, 0 out).
+    top_n : int
+        Number of bars to sum.
+    which : {"top", "bottom"}
+        Most or least effective bars (see :func:`select_bars` for the weights).
+
+    Returns
+    -------
+    np.ndarray
+        ``(H, W)`` float64 map ``sum_i w_i coverage_i``.
+    """
+    index, weights = select_bars(responses, top_n, which)
+    if isinstance(bars, BarSet):
+        coverage = bars.coverage(index).double().numpy()
+    else:
+        cov = bars.detach().cpu().numpy() if isinstance(bars, torch.Tensor) else np.asarray(bars)
+        if cov.ndim != 3 or cov.shape[0] != np.asarray(responses).size:
+            raise ValueError(
+                f"coverage must have shape (n_bars, H, W) with n_bars = "
+                f"{np.asarray(responses).size}, got {cov.shape}"
+            )
+        coverage = cov[index].astype(np.float64)
+    return np.tensordot(weights, coverage, axes=1)
+
+
+# --------------------------------------------------------------------------- Gaussian fits
+@dataclass
+class GaussianFit:
+    """2-D Gaussian fits of ``n`` maps (NaN where a map is empty or the fit failed).
+
+    Attributes
+    ----------
+    center : np.ndarray
+        ``(n, 2)`` pixel ``(row, col)`` of the peak.
+    sigma : np.ndarray
+        ``(n, 2)`` standard deviations along the major and minor axis, pixels (major >= minor).
+    orientation_deg : np.ndarray
+        ``(n,)`` orientation of the major axis in [0, 180), package convention.
+    amplitude, offset : np.ndarray
+        ``(n,)`` peak height above the offset, and the offset.
+    r2 : np.ndarray
+        ``(n,)`` goodness of fit: fraction of the map's variance explained (0 for empty maps).
+    """
+
+    center: np.ndarray
+    sigma: np.ndarray
+    orientation_deg: np.ndarray
+    amplitude: np.ndarray
+    offset: np.ndarray
+    r2: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.r2)
+
+
+def _gaussian_parts(coords, row0, col0, s_major, s_minor, theta):
+    rows, cols = coords
+    dx, dy = cols - col0, row0 - rows
+    cos, sin = np.cos(theta), np.sin(theta)
+    u = dx * cos + dy * sin
+    v = dy * cos - dx * sin
+    return u, v, cos, sin, np.exp(-0.5 * ((u / s_major) ** 2 + (v / s_minor) ** 2))
+
+
+def _gaussian(coords, row0, col0, s_major, s_minor, theta, amplitude, offset):
+    return amplitude * _gaussian_parts(coords, row0, col0, s_major, s_minor, theta)[-1] + offset
+
+
+def _gaussian_jacobian(coords, row0, col0, s_major, s_minor, theta, amplitude, offset):
+    u, v, cos, sin, e = _gaussian_parts(coords, row0, col0, s_major, s_minor, theta)
+    a_e = amplitude * e
+    du, dv = u / s_major**2, v / s_minor**2  # -dE/du / E, -dE/dv / E
+    return np.stack(
+        [
+            -a_e * (du * sin + dv * cos),  # d/d row0
+            a_e * (du * cos - dv * sin),  # d/d col0
+            a_e * u**2 / s_major**3,
+            a_e * v**2 / s_minor**3,
+            a_e * u * v * (1 / s_minor**2 - 1 / s_major**2),  # d/d theta
+            e,
+            np.ones_like(e),
+        ],
+        axis=1,
+    )
+
+
+def _moments(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> list[float]:
+    w = image - image.min()
+    total = w.sum()
+    r0, c0 = (w * rows).sum() / total, (w * cols).sum() / total
+    dx, dy = cols - c0, r0 - rows
+    cov = (
+        np.array(
+            [[(w * dx * dx).sum(), (w * dx * dy).sum()], [(w * dx * dy).sum(), (w * dy * dy).sum()]]
+        )
+        / total
+    )
+    evals, evecs = np.linalg.eigh(cov)
+    theta = math.atan2(evecs[1, 1], evecs[0, 1])
+    s_major, s_minor = (math.sqrt(max(e, 0.25)) for e in evals[::-1])
+    return [r0, c0, s_major, s_minor, theta, float(np.ptp(image)), float(image.min())]
+
+
+def fit_gaussian_2d(image: np.ndarray) -> GaussianFit:
+    """Least-squares fit of a rotated 2-D Gaussian plus offset to one map (scipy ``curve_fit``).
+
+    The model is ``A exp(-(u^2 / s_major^2 + v^2 / s_minor^2) / 2) + offset`` with ``u`` along
+    and ``v`` across the major axis; the start point comes from the map's moments.
+
+    Parameters
+    ----------
+    image : np.ndarray
+        ``(H, W)`` map.
+
+    Returns
+    -------
+    GaussianFit
+        With one entry (arrays of length 1).
+    """
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim != 2:
+        raise ValueError(f"expected a 2-D map (H, W), got shape {image.shape}")
+    nan = GaussianFit(
+        np.full((1, 2), np.nan),
+        np.full((1, 2), np.nan),
+        np.full(1, np.nan),
+        np.full(1, np.nan),
+        np.full(1, np.nan),
+        np.zeros(1),
+    )
+    scale = np.abs(image).max()
+    if not np.isfinite(scale) or scale == 0 or np.ptp(image) == 0:
+        return nan
+    z = image / scale
+    h, w = z.shape
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float64)
+    p0 = _moments(z, rows, cols)
+    size = float(max(h, w))
+    lower = [-0.5 * h, -0.5 * w, 0.3, 0.3, -np.inf, 0.0, -np.inf]
+    upper = [1.5 * h, 1.5 * w, 2 * size, 2 * size, np.inf, np.inf, np.inf]
+    p0 = list(np.clip(p0, np.array(lower) + 1e-9, np.array(upper) - 1e-9))
+    try:
+        p, _ = curve_fit(
+            _gaussian,
+            (rows.ravel(), cols.ravel()),
+            z.ravel(),
+            p0=p0,
+            bounds=(lower, upper),
+            jac=_gaussian_jacobian,
+            max_nfev=200,
+        )
+    except (RuntimeError, ValueError):
+        return nan
+    row0, col0, s1, s2, theta, amp, off = p
+    if s2 > s1:
+        s1, s2, theta = s2, s1, theta + math.pi / 2
+    resid = z - _gaussian((rows, cols), *p)
+    r2 = 1.0 - (resid**2).sum() / ((z - z.mean()) ** 2).sum()
+    return GaussianFit(
+        center=np.array([[row0, col0]]),
+        sigma=np.array([[s1, s2]]),
+        orientation_deg=np.array([math.degrees(theta) % 180.0]),
+        amplitude=np.array([amp * scale]),
+        offset=np.array([off * scale]),
+        r2=np.array([r2]),
+    )
+
+
+def fit_gaussians(maps: np.ndarray) -> GaussianFit:
+    """:func:`fit_gaussian_2d` for each of ``(n, H, W)`` maps, stacked into arrays of length n."""
+    maps = np.asarray(maps)
+    if maps.ndim != 3:
+        raise ValueError(f"expected maps of shape (n, H, W), got {maps.shape}")
+    fits = [fit_gaussian_2d(m) for m in maps]
+    if not fits:
+        empty = np.zeros((0, 2))
+        return GaussianFit(empty, empty, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
+    return GaussianFit(
+        *(np.concatenate([getattr(f, k) for f in fits]) for k in GaussianFit.__dataclass_fields__)
+    )
+
+
+# --------------------------------------------------------------------------- orientation tuning
+def orientation_tuning(
+    responses: np.ndarray, orientation_deg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Orientation tuning: each unit's best response at each bar orientation.
+
+    Parameters
+    ----------
+    responses : np.ndarray
+        ``(n_units, n_bars)``.
+    orientation_deg : np.ndarray
+        ``(n_bars,)`` bar orientations.
+
+    Returns
+    -------
+    orientations : np.ndarray
+        ``(k,)`` distinct orientations, sorted.
+    tuning : np.ndarray
+        ``(n_units, k)`` maximum response over all bars of that orientation (any length, width,
+        position, polarity).
+    """
+    responses = np.atleast_2d(responses)
+    ori = np.asarray(orientation_deg) % 180.0
+    orientations, inverse = np.unique(ori, return_inverse=True)
+    tuning = np.full((responses.shape[0], len(orientations)), -np.inf)
+    for k in range(len(orientations)):
+        tuning[:, k] = responses[:, inverse == k].max(axis=1)
+    return orientations, tuning
+
+
+def preferred_orientation(
+    tuning: np.ndarray, orientations: np.ndarray, *, method: str = "vector"
+) -> np.ndarray:
+    """Preferred orientation (degrees in [0, 180)) from tuning curves.
+
+    Parameters
+    ----------
+    tuning : np.ndarray
+        ``(n_units, k)`` tuning curves.
+    orientations : np.ndarray
+        ``(k,)`` orientations in degrees.
+    method : {"vector", "peak"}
+        ``"peak"``: the orientation with the largest response. ``"vector"`` (default): the
+        direction of the vector sum of ``(tuning - min) * exp(2i theta)`` (angles doubled because
+        orientation repeats every 180 degrees), which interpolates between sampled orientations.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_units,)``.
+    """
+    tuning = np.atleast_2d(np.asarray(tuning, dtype=np.float64))
+    orientations = np.asarray(orientations, dtype=np.float64)
+    if method == "peak":
+        return orientations[np.argmax(tuning, axis=1)] % 180.0
+    if method != "vector":
+        raise ValueError(f"method must be 'vector' or 'peak', got {method!r}")
+    weights = tuning - tuning.min(axis=1, keepdims=True)
+    vector = (weights * np.exp(2j * np.deg2rad(orientations))).sum(axis=1)
+    return (np.rad2deg(np.angle(vector)) / 2) % 180.0
+
+
+# --------------------------------------------------------------------------- the whole method
+@dataclass
+class BarMapResult:
+    """Everything :func:`bar_map` measured; unit ``i`` is channel ``channels[i]``.
+
+    Attributes
+    ----------
+    layer : str or None
+    channels : np.ndarray
+        ``(n_units,)`` channel (neuron) indices.
+    bars : BarSet
+        The stimuli (``len(bars) = n_bars``).
+    responses : np.ndarray
+        ``(n_units, n_bars)`` responses of the centre unit of each channel.
+    top_maps, bottom_maps : np.ndarray
+        ``(n_units, H, W)`` weighted bar maps (see :func:`weighted_bar_map`).
+    top_fit, bottom_fit : GaussianFit
+        2-D Gaussian fits of the maps.
+    orientations_deg : np.ndarray
+        ``(k,)`` bar orientations.
+    tuning : np.ndarray
+        ``(n_units, k)`` orientation tuning (best response per orientation).
+    preferred_orientation_deg : np.ndarray
+        ``(n_units,)`` vector-average preferred orientation in [0, 180).
+    top_n : int
+        Bars per map.
+    """
+
+    layer: str | None
+    channels: np.ndarray
+    bars: BarSet
+    responses: np.ndarray
+    top_maps: np.ndarray
+    bottom_maps: np.ndarray
+    top_fit: GaussianFit
+    bottom_fit: GaussianFit
+    orientations_deg: np.ndarray
+    tuning: np.ndarray
+    preferred_orientation_deg: np.ndarray
+    top_n: int
+
+    def __len__(self) -> int:
+        return len(self.channels)
+
+    @property
+    def best_bar(self) -> np.ndarray:
+        """``(n_units,)`` index of each unit's most effective bar."""
+        return np.argmax(self.responses, axis=1)
+
+
+def bar_map(
+    model: nn.Module,
+    layer: str | None,
+    bars: BarSet,
+    *,
+    channels: Sequence[int] | None = None,
+    top_n: int = 100,
+    fit: bool = True,
+    progress: bool = True,
+    **response_kwargs,
+) -> BarMapResult:
+    """Bar-map the centre unit of every (or each chosen) channel of ``layer``.
+
+    Parameters
+    ----------
+    model : nn.Module
+    layer : str or None
+        Layer name; None maps the model's outputs (e.g. digital-V1 neurons).
+    bars : BarSet
+        From :func:`~artiphys_course.stimuli.make_bar_set`, with ``image_size`` at least
+        ``xn`` of the layer (else a ``ValueError`` quoting ``xn``).
+    channels : sequence of int, optional
+        Channels (neurons) to map; default all.
+    top_n : int
+        Bars summed into each weighted map.
+    fit : bool
+        Fit 2-D Gaussians to the maps (default).
+    progress : bool
+        Progress bars over bar batches and units.
+    **response_kwargs
+        Passed to :func:`bar_responses`: ``in_channels``, ``background``, ``amplitude``,
+        ``transform``, ``batch_size``, ``device``, ``unit``, ``fast``.
+
+    Returns
+    -------
+    BarMapResult
+    """
+    responses = bar_responses(
+        model, layer, bars, channels=channels, progress=progress, **response_kwargs
+    )
+    n_units = responses.shape[0]
+    chan = np.arange(n_units) if channels is None else np.asarray(channels).reshape(-1)
+    h, w = bars.image_size
+    top = np.zeros((n_units, h, w))
+    bottom = np.zeros((n_units, h, w))
+    for i in progress_bar(range(n_units), progress, desc="maps"):
+        top[i] = weighted_bar_map(responses[i], bars, top_n=top_n, which="top")
+        bottom[i] = weighted_bar_map(responses[i], bars, top_n=top_n, which="bottom")
+    empty = np.full((n_units, 2), np.nan)
+    none = GaussianFit(empty, empty, empty[:, 0], empty[:, 0], empty[:, 0], np.zeros(n_units))
+    orientations, tuning = orientation_tuning(responses, bars.orientation_deg)
+    return BarMapResult(
+        layer=layer,
+        channels=chan,
+        bars=bars,
+        responses=responses,
+        top_maps=top,
+        bottom_maps=bottom,
+        top_fit=fit_gaussians(top) if fit else none,
+        bottom_fit=fit_gaussians(bottom) if fit else none,
+        orientations_deg=orientations,
+        tuning=tuning,
+        preferred_orientation_deg=preferred_orientation(tuning, orientations),
+        top_n=top_n,
+    )

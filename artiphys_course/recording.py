@@ -1,0 +1,187 @@
+"""Record what units inside a network do: layer names, forward hooks, truncation.
+
+An electrophysiologist lowers an electrode into one area; here we attach a *forward hook* to one
+named module (``"features.3"`` is AlexNet's conv2, ``"layer2.0.conv1"`` a ResNet18 conv). Hooks
+are removed when the ``with`` block ends, even if the forward pass raised, so a model never keeps
+stale hooks around.
+
+:func:`truncate` goes one step further: it stops the forward pass at the chosen layer, so nothing
+after it is computed (the classifier of AlexNet costs more than conv1-conv3 together).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+__all__ = ["TruncatedModel", "get_layer", "list_layers", "record_layers", "truncate"]
+
+EVAL_NOTICE = (
+    "Notice: the model was put in eval mode, so BatchNorm uses its stored running statistics and "
+    "Dropout is off: a unit's response to an image no longer depends on the rest of the batch."
+)
+
+
+def list_layers(model: nn.Module, *, leaves_only: bool = True) -> list[str]:
+    """Dotted names of the model's modules, in registration order.
+
+    Parameters
+    ----------
+    model : nn.Module
+    leaves_only : bool
+        Only modules without children (default), e.g. ``"features.3"``. With False, containers
+        such as ``"layer2.0"`` (a whole residual block) are included too.
+
+    Returns
+    -------
+    list of str
+    """
+    return [
+        name
+        for name, module in model.named_modules()
+        if name and (not leaves_only or next(module.children(), None) is None)
+    ]
+
+
+def get_layer(model: nn.Module, name: str) -> nn.Module:
+    """The submodule called ``name``; a ``KeyError`` listing the valid names otherwise."""
+    modules = dict(model.named_modules())
+    if not isinstance(name, str) or name not in modules or name == "":
+        valid = list_layers(model, leaves_only=False)
+        close = difflib.get_close_matches(str(name), valid, n=3)
+        hint = f" Did you mean {close}?" if close else ""
+        raise KeyError(
+            f"{type(model).__name__} has no layer {name!r}.{hint} Valid names: {', '.join(valid)}"
+        )
+    return modules[name]
+
+
+@contextmanager
+def record_layers(
+    model: nn.Module, layers: list[str] | str, *, detach: bool = True
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Record the outputs of named layers during forward passes.
+
+    Parameters
+    ----------
+    model : nn.Module
+    layers : str or list of str
+        Names from :func:`list_layers` (containers such as ``"layer2.0"`` work too).
+    detach : bool
+        Store detached copies (default). With False the recorded tensors stay in the autograd
+        graph (for gradients with respect to the input).
+
+    Yields
+    ------
+    dict
+        ``name -> tensor`` (e.g. ``(B, C, h, w)`` for a conv layer), filled by every forward pass
+        inside the block (a later pass overwrites an earlier one). Outputs are copied, so in-place
+        operations that follow (AlexNet's ``ReLU(inplace=True)``) cannot change them. A module
+        called more than once per pass (the shared ``relu`` of a ResNet block) is recorded at its
+        first call.
+
+    Examples
+    --------
+    >>> with record_layers(net, ["features.0", "features.3"]) as acts:   # doctest: +SKIP
+    ...     net(images)
+    >>> acts["features.3"].shape                                          # doctest: +SKIP
+    """
+    names = [layers] if isinstance(layers, str) else list(layers)
+    modules = {name: get_layer(model, name) for name in names}
+    store: dict[str, torch.Tensor] = {}
+    seen: set[str] = set()
+
+    def new_pass(_module, _inputs):
+        seen.clear()
+
+    def make_hook(name: str):
+        def hook(_module, _inputs, output):
+            if name in seen or not isinstance(output, torch.Tensor):
+                return
+            seen.add(name)
+            store[name] = output.detach().clone() if detach else output.clone()
+
+        return hook
+
+    handles = [model.register_forward_pre_hook(new_pass)]
+    try:
+        handles += [m.register_forward_hook(make_hook(n)) for n, m in modules.items()]
+        yield store
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+class _Stop(Exception):
+    """Raised by the truncation hook to end a forward pass early, carrying the output."""
+
+    def __init__(self, output: torch.Tensor):
+        super().__init__("forward pass stopped at the recorded layer")
+        self.output = output
+
+
+class TruncatedModel(nn.Module):
+    """A model whose forward pass ends at ``layer`` and returns that layer's output.
+
+    Build it with :func:`truncate`. It works for any architecture (AlexNet, VGG, ResNet, the
+    package's own models): a hook on ``layer`` stops the original forward pass as soon as the
+    layer has produced its output, so no later module runs.
+
+    Attributes
+    ----------
+    model : nn.Module
+        The full network (shared, not copied).
+    layer : str
+        The layer whose output is returned.
+    """
+
+    def __init__(self, model: nn.Module, layer: str):
+        super().__init__()
+        self.model = model
+        self.layer = layer
+        self._target = get_layer(model, layer)
+
+    def forward(self, *args, **kwargs) -> torch.Tensor:
+        def stop(_module, _inputs, output):
+            raise _Stop(output)
+
+        handle = self._target.register_forward_hook(stop)
+        try:
+            self.model(*args, **kwargs)
+        except _Stop as done:
+            return done.output
+        finally:
+            handle.remove()
+        raise RuntimeError(f"layer {self.layer!r} was not called during the forward pass")
+
+    def extra_repr(self) -> str:
+        return f"layer={self.layer!r}"
+
+
+def truncate(model: nn.Module, layer: str, *, notice: bool = True) -> TruncatedModel:
+    """The model cut after ``layer``: nothing past it is computed; the model is set to eval mode.
+
+    Parameters
+    ----------
+    model : nn.Module
+    layer : str
+        A name from :func:`list_layers`, e.g. ``"features.3"`` (AlexNet conv2).
+    notice : bool
+        Print a one-line notice when the model was in training mode (eval mode changes
+        results: BatchNorm running statistics, no Dropout).
+
+    Returns
+    -------
+    TruncatedModel
+        ``truncated(x)`` is the output of ``layer`` for the input ``x``.
+    """
+    truncated = TruncatedModel(model, layer)
+    if model.training:
+        model.eval()
+        if notice:
+            print(EVAL_NOTICE)
+    return truncated

@@ -1,0 +1,542 @@
+"""Parametric visual stimuli as batched tensors: bars, sinusoidal gratings and Gabor patches.
+
+Every generator is vectorised: each parameter may be a scalar or a 1-D sequence of length ``B``
+(broadcast against the others), and one call returns a ``(B, C, H, W)`` tensor.
+
+Conventions (shared by the whole package)
+-----------------------------------------
+* Positions are pixel ``(row, col)``, origin at the top-left pixel, pixel centres at integers.
+  The default centre is the image centre ``((H - 1) / 2, (W - 1) / 2)``.
+* An orientation is the angle of a bar's long axis (or of a grating's / Gabor's stripes) in
+  degrees, counter-clockwise as seen on screen from horizontal: 0 = horizontal, 90 = vertical,
+  45 = rising to the right (``/``). Orientation is periodic in 180 degrees.
+
+Bars are antialiased with a box filter: a pixel's value is the fraction of its area covered by
+the bar (exact for axis-aligned bars, a close approximation for oblique ones), so sub-pixel
+positions and widths change the image smoothly.
+
+:class:`BarSet` describes a whole parameter grid (lengths x widths x orientations x polarities x
+positions) in the style of the RF-mapping experiments of Pospisil, Pasupathy & Bair (2018, eLife
+7:e38242) and draws any subset of it on demand, so tens of thousands of bars never have to sit in
+memory at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = [
+    "BarSet",
+    "bar_coverage",
+    "make_bar_set",
+    "make_bars",
+    "make_gabors",
+    "make_gratings",
+    "position_grid",
+]
+
+ArrayLike = float | Sequence[float] | np.ndarray | torch.Tensor
+
+
+def _size(size: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(size, (int, np.integer)):
+        h = w = int(size)
+    else:
+        if len(size) != 2:
+            raise ValueError(f"size must be an int or (height, width), got {size!r}")
+        h, w = (int(s) for s in size)
+    if h < 1 or w < 1:
+        raise ValueError(f"image size must be positive, got {(h, w)}")
+    return h, w
+
+
+def _params(
+    *values: ArrayLike, device: torch.device | str | None, dtype: torch.dtype
+) -> list[torch.Tensor]:
+    """Broadcast scalar / 1-D parameters to a common 1-D length ``B``."""
+    tensors = [torch.as_tensor(v, dtype=dtype, device=device) for v in values]
+    for t in tensors:
+        if t.ndim > 1:
+            raise ValueError(
+                f"stimulus parameters must be scalars or 1-D sequences, got shape {tuple(t.shape)}"
+            )
+    return [t.reshape(-1) for t in torch.broadcast_tensors(*(t.reshape(-1) for t in tensors))]
+
+
+def _centres(
+    center: ArrayLike | None, h: int, w: int, device, dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    if center is None:
+        return (
+            torch.tensor([(h - 1) / 2], dtype=dtype, device=device),
+            torch.tensor([(w - 1) / 2], dtype=dtype, device=device),
+        )
+    c = torch.as_tensor(center, dtype=dtype, device=device)
+    if c.shape[-1:] != (2,) or c.ndim > 2:
+        raise ValueError(
+            f"center must be (row, col) or an array of shape (B, 2), got {tuple(c.shape)}"
+        )
+    c = c.reshape(-1, 2)
+    return c[:, 0], c[:, 1]
+
+
+def _rotated_coordinates(
+    h: int,
+    w: int,
+    row0: torch.Tensor,
+    col0: torch.Tensor,
+    orientation_deg: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Coordinates along (``u``) and across (``v``) an orientation, shape ``(B, H, W)``.
+
+    ``u`` runs along the direction at ``orientation_deg`` (d_row, d_col) = (-sin t, cos t);
+    ``v`` runs along the direction 90 degrees counter-clockwise from it.
+    """
+    dtype, device = orientation_deg.dtype, orientation_deg.device
+    rows = torch.arange(h, dtype=dtype, device=device).view(1, h, 1)
+    cols = torch.arange(w, dtype=dtype, device=device).view(1, 1, w)
+    dx = cols - col0.view(-1, 1, 1)  # rightwards
+    dy = row0.view(-1, 1, 1) - rows  # upwards on screen
+    t = torch.deg2rad(orientation_deg).view(-1, 1, 1)
+    cos, sin = torch.cos(t), torch.sin(t)
+    u = dx * cos + dy * sin
+    v = dy * cos - dx * sin
+    return u, v
+
+
+def bar_coverage(
+    size: int | Sequence[int],
+    orientation_deg: ArrayLike,
+    length: ArrayLike,
+    width: ArrayLike,
+    center: ArrayLike | None = None,
+    *,
+    antialias: bool = True,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """The fraction of each pixel covered by a bar: 1 inside, 0 outside (bars on a zero background).
+
+    Parameters
+    ----------
+    size : int or (height, width)
+        Image size in pixels.
+    orientation_deg : float or (B,) array
+        Orientation of the bar's long axis in degrees (0 horizontal, 90 vertical, 45 = ``/``).
+    length, width : float or (B,) array
+        Bar length (along its axis) and width in pixels; ``width <= length`` is not required.
+    center : (row, col) or (B, 2) array, optional
+        Bar centre in pixels; default the image centre.
+    antialias : bool
+        Box-filter the edges (default). With False a pixel is 1 when its centre lies inside.
+    device, dtype
+        Where and in which floating type to build the tensor.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, H, W)`` values in [0, 1].
+    """
+    h, w = _size(size)
+    ori, length, width = _params(orientation_deg, length, width, device=device, dtype=dtype)
+    row0, col0 = _centres(center, h, w, device, dtype)
+    ori, length, width, row0, col0 = torch.broadcast_tensors(ori, length, width, row0, col0)
+    if torch.any(length < 0) or torch.any(width < 0):
+        raise ValueError("bar length and width must be non-negative")
+    u, v = _rotated_coordinates(h, w, row0, col0, ori)
+    half_l = length.view(-1, 1, 1) / 2
+    half_w = width.view(-1, 1, 1) / 2
+    if not antialias:
+        return ((u.abs() <= half_l) & (v.abs() <= half_w)).to(dtype)
+    # coverage = clamp(L/2 + 1/2 - |u|, 0, 1) * clamp(W/2 + 1/2 - |v|, 0, 1), in place (fast)
+    along = u.abs_().neg_().add_(half_l + 0.5).clamp_(0.0, 1.0)
+    across = v.abs_().neg_().add_(half_w + 0.5).clamp_(0.0, 1.0)
+    return along.mul_(across)
+
+
+def _values(value: ArrayLike, name: str, device, dtype) -> torch.Tensor:
+    """A per-bar (B,), colour (1, C) or per-bar colour (B, C) value as (B|1, C|1, 1, 1)."""
+    t = torch.as_tensor(value, dtype=dtype, device=device)
+    if t.ndim == 0:
+        t = t.view(1, 1)
+    elif t.ndim == 1:
+        t = t.view(-1, 1)
+    elif t.ndim != 2:
+        raise ValueError(
+            f"{name} must be a scalar, a (B,) array or a (B, C) / (1, C) array of colours, "
+            f"got shape {tuple(t.shape)}"
+        )
+    return t[:, :, None, None]
+
+
+def _compose(
+    pattern: torch.Tensor,
+    channels: int,
+    foreground: ArrayLike,
+    background: ArrayLike,
+    device,
+    dtype,
+) -> torch.Tensor:
+    fg = _values(foreground, "foreground", device, dtype)
+    bg = _values(background, "background", device, dtype)
+    for t, name in ((fg, "foreground"), (bg, "background")):
+        if t.shape[1] not in (1, channels):
+            raise ValueError(
+                f"{name} has {t.shape[1]} colour values but the image has {channels} channels"
+            )
+    p = pattern[:, None]
+    out = bg + p * (fg - bg)
+    return out.expand(-1, channels, -1, -1).contiguous() if out.shape[1] == 1 else out
+
+
+def make_bars(
+    size: int | Sequence[int],
+    orientation_deg: ArrayLike,
+    length: ArrayLike,
+    width: ArrayLike,
+    center: ArrayLike | None = None,
+    *,
+    foreground: ArrayLike = 1.0,
+    background: ArrayLike = 0.0,
+    channels: int = 1,
+    antialias: bool = True,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Draw a batch of bars.
+
+    Parameters
+    ----------
+    size : int or (height, width)
+        Image size in pixels.
+    orientation_deg, length, width : float or (B,) array
+        Orientation (degrees, see the module docstring), length and width (pixels) of each bar.
+    center : (row, col) or (B, 2) array, optional
+        Bar centres in pixels; default the image centre.
+    foreground, background : float, (B,), (1, C) or (B, C)
+        Bar and background values: one grey level, one per bar, one colour for all bars
+        (``(1, C)``, e.g. ``[[1, 0, 0]]`` for red) or one colour per bar.
+    channels : int
+        Number of image channels ``C`` (3 for RGB networks).
+    antialias : bool
+        Box-filtered edges (default) or hard edges.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, C, H, W)``: ``background + coverage * (foreground - background)``.
+
+    Examples
+    --------
+    >>> make_bars(32, orientation_deg=[0, 45, 90], length=20, width=4).shape
+    torch.Size([3, 1, 32, 32])
+    """
+    cov = bar_coverage(
+        size,
+        orientation_deg,
+        length,
+        width,
+        center,
+        antialias=antialias,
+        device=device,
+        dtype=dtype,
+    )
+    return _compose(cov, channels, foreground, background, cov.device, dtype)
+
+
+def make_gratings(
+    size: int | Sequence[int],
+    orientation_deg: ArrayLike,
+    spatial_frequency: ArrayLike,
+    phase_deg: ArrayLike = 0.0,
+    center: ArrayLike | None = None,
+    *,
+    contrast: ArrayLike = 1.0,
+    mean: ArrayLike = 0.0,
+    channels: int = 1,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Sinusoidal gratings ``mean + contrast * cos(2 pi f v + phase)``.
+
+    ``v`` is the signed distance (pixels) from ``center`` across the stripes, so the stripes run
+    along ``orientation_deg`` and phase 0 puts a bright stripe through the centre.
+
+    Parameters
+    ----------
+    size : int or (height, width)
+    orientation_deg : float or (B,)
+        Orientation of the stripes in degrees (0 horizontal stripes, 90 vertical stripes).
+    spatial_frequency : float or (B,)
+        Cycles per pixel (Nyquist is 0.5).
+    phase_deg : float or (B,)
+        Phase at the centre in degrees.
+    center : (row, col) or (B, 2), optional
+        Reference point of the phase; default the image centre.
+    contrast, mean : float or (B,)
+        Amplitude and mean value.
+    channels : int
+        Image channels; the grating is the same in every channel.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, C, H, W)``.
+    """
+    h, w = _size(size)
+    ori, sf, phase, contrast, mean = _params(
+        orientation_deg, spatial_frequency, phase_deg, contrast, mean, device=device, dtype=dtype
+    )
+    row0, col0 = _centres(center, h, w, device, dtype)
+    ori, sf, phase, contrast, mean, row0, col0 = torch.broadcast_tensors(
+        ori, sf, phase, contrast, mean, row0, col0
+    )
+    _, v = _rotated_coordinates(h, w, row0, col0, ori)
+    carrier = torch.cos(2 * math.pi * sf.view(-1, 1, 1) * v + torch.deg2rad(phase).view(-1, 1, 1))
+    out = mean.view(-1, 1, 1) + contrast.view(-1, 1, 1) * carrier
+    return out[:, None].expand(-1, channels, -1, -1).contiguous()
+
+
+def make_gabors(
+    size: int | Sequence[int],
+    orientation_deg: ArrayLike,
+    spatial_frequency: ArrayLike,
+    phase_deg: ArrayLike = 0.0,
+    sigma: ArrayLike = 4.0,
+    center: ArrayLike | None = None,
+    *,
+    aspect_ratio: ArrayLike = 1.0,
+    contrast: ArrayLike = 1.0,
+    mean: ArrayLike = 0.0,
+    channels: int = 1,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Gabor patches: a grating (see :func:`make_gratings`) under a Gaussian envelope.
+
+    ``mean + contrast * exp(-(v^2 + (u / aspect_ratio)^2) / (2 sigma^2)) * cos(2 pi f v + phase)``
+    with ``u`` along and ``v`` across the stripes.
+
+    Parameters
+    ----------
+    sigma : float or (B,)
+        Envelope standard deviation across the stripes, in pixels.
+    aspect_ratio : float or (B,)
+        Envelope s.d. along the stripes divided by ``sigma`` (1 = circular envelope).
+    Other parameters
+        As for :func:`make_gratings`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, C, H, W)``.
+    """
+    h, w = _size(size)
+    ori, sf, phase, sigma, aspect, contrast, mean = _params(
+        orientation_deg,
+        spatial_frequency,
+        phase_deg,
+        sigma,
+        aspect_ratio,
+        contrast,
+        mean,
+        device=device,
+        dtype=dtype,
+    )
+    row0, col0 = _centres(center, h, w, device, dtype)
+    ori, sf, phase, sigma, aspect, contrast, mean, row0, col0 = torch.broadcast_tensors(
+        ori, sf, phase, sigma, aspect, contrast, mean, row0, col0
+    )
+    if torch.any(sigma <= 0) or torch.any(aspect <= 0):
+        raise ValueError("sigma and aspect_ratio must be positive")
+    u, v = _rotated_coordinates(h, w, row0, col0, ori)
+    s = sigma.view(-1, 1, 1)
+    envelope = torch.exp(-(v**2 + (u / aspect.view(-1, 1, 1)) ** 2) / (2 * s**2))
+    carrier = torch.cos(2 * math.pi * sf.view(-1, 1, 1) * v + torch.deg2rad(phase).view(-1, 1, 1))
+    out = mean.view(-1, 1, 1) + contrast.view(-1, 1, 1) * envelope * carrier
+    return out[:, None].expand(-1, channels, -1, -1).contiguous()
+
+
+def position_grid(extent: float, n: int) -> np.ndarray:
+    """Offsets symmetric about 0 spanning ``[-extent / 2, extent / 2]``.
+
+    Unlike ``np.arange(-extent // 2, extent // 2, step)``, which is lopsided for small or odd
+    extents, the grid is exactly symmetric and contains 0 whenever ``n`` is odd.
+
+    Parameters
+    ----------
+    extent : float
+        Width of the grid in pixels (typically the receptive-field size).
+    n : int
+        Number of positions (odd recommended, so the RF centre itself is a position).
+
+    Returns
+    -------
+    np.ndarray
+        ``(n,)`` float offsets in pixels.
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    if n == 1:
+        return np.zeros(1)
+    return np.linspace(-extent / 2, extent / 2, n)
+
+
+@dataclass(frozen=True)
+class BarSet:
+    """A bar-stimulus set: one row per bar, drawn on demand.
+
+    Attributes
+    ----------
+    image_size : (int, int)
+        ``(H, W)`` of every image.
+    orientation_deg, length, width : np.ndarray
+        ``(n,)`` per-bar orientation (degrees), length and width (pixels).
+    center : np.ndarray
+        ``(n, 2)`` bar centres, pixel ``(row, col)``.
+    polarity : np.ndarray
+        ``(n,)`` +1 for a bar brighter than the background, -1 for a darker one.
+    rf_center : (float, float)
+        The point the position grid is centred on, pixel ``(row, col)``.
+    """
+
+    image_size: tuple[int, int]
+    orientation_deg: np.ndarray
+    length: np.ndarray
+    width: np.ndarray
+    center: np.ndarray
+    polarity: np.ndarray
+    rf_center: tuple[float, float]
+
+    def __len__(self) -> int:
+        return len(self.orientation_deg)
+
+    @property
+    def orientations(self) -> np.ndarray:
+        """The distinct orientations in the set, sorted (degrees)."""
+        return np.unique(self.orientation_deg)
+
+    def coverage(
+        self,
+        index: slice | Sequence[int] | np.ndarray = slice(None),
+        *,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """Bars ``index`` drawn as 1 on a 0 background, ``(b, H, W)`` (for weighted bar maps)."""
+        return bar_coverage(
+            self.image_size,
+            self.orientation_deg[index],
+            self.length[index],
+            self.width[index],
+            self.center[index],
+            device=device,
+        )
+
+    def images(
+        self,
+        index: slice | Sequence[int] | np.ndarray = slice(None),
+        *,
+        background: float = 0.0,
+        amplitude: ArrayLike = 1.0,
+        channels: int = 1,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """Bars ``index`` as images, ``(b, C, H, W)``.
+
+        A bar's value is ``background + polarity * amplitude`` (a colour when ``amplitude`` has
+        ``C`` entries, e.g. ``(1, -1, 0)`` for a red-green bar), edges antialiased.
+        """
+        cov = self.coverage(index, device=device)
+        pol = torch.as_tensor(self.polarity[index], dtype=cov.dtype, device=cov.device)
+        amp = torch.as_tensor(amplitude, dtype=cov.dtype, device=cov.device).reshape(1, -1)
+        if amp.shape[1] not in (1, channels):
+            raise ValueError(f"amplitude has {amp.shape[1]} values but channels={channels}")
+        return _compose(
+            cov, channels, background + pol[:, None] * amp, background, cov.device, cov.dtype
+        )
+
+    def subset(self, index: slice | Sequence[int] | np.ndarray) -> BarSet:
+        """A new set with the bars ``index``."""
+        return BarSet(
+            self.image_size,
+            self.orientation_deg[index],
+            self.length[index],
+            self.width[index],
+            self.center[index],
+            self.polarity[index],
+            self.rf_center,
+        )
+
+
+def make_bar_set(
+    image_size: int | Sequence[int],
+    rf_size: float,
+    rf_center: Sequence[float] | None = None,
+    *,
+    lengths: Sequence[float] = (0.75, 0.375, 0.1875, 0.09375),
+    aspect_ratios: Sequence[float] = (0.5, 0.2, 0.1),
+    n_orientations: int = 8,
+    polarities: Sequence[int] = (1, -1),
+    n_positions: int = 13,
+    position_extent: float = 1.0,
+    min_width: float = 1.0,
+) -> BarSet:
+    """A full factorial bar set for receptive-field mapping.
+
+    Lengths are fractions of the RF size, widths are ``aspect_ratio * length`` (at least
+    ``min_width`` pixels), orientations are evenly spaced in [0, 180), and every bar is placed on a
+    square ``n_positions x n_positions`` grid symmetric about ``rf_center`` spanning
+    ``position_extent * rf_size`` pixels. The defaults (4 lengths x 3 aspect ratios x 8
+    orientations x 2 polarities x 13 x 13 positions = 32,448 bars) follow the size of the
+    RF-mapping sets of Pospisil, Pasupathy & Bair (2018).
+
+    Parameters
+    ----------
+    image_size : int or (H, W)
+    rf_size : float
+        Receptive-field size in pixels (see
+        :func:`artiphys_course.receptive_fields.receptive_field`).
+    rf_center : (row, col), optional
+        Grid centre; default the image centre.
+    lengths, aspect_ratios, n_orientations, polarities, n_positions, position_extent, min_width
+        Grid definition (see above).
+
+    Returns
+    -------
+    BarSet
+    """
+    h, w = _size(image_size)
+    if rf_center is None:
+        rf_center = ((h - 1) / 2, (w - 1) / 2)
+    if n_orientations < 1:
+        raise ValueError("n_orientations must be at least 1")
+    if any(p not in (1, -1) for p in polarities):
+        raise ValueError(f"polarities must be +1 and/or -1, got {polarities}")
+    oris = np.arange(n_orientations) * 180.0 / n_orientations
+    offsets = position_grid(position_extent * rf_size, n_positions)
+    bar_len = np.asarray(lengths, dtype=float) * rf_size
+    shapes = np.array(
+        [(ln, max(ar * ln, min_width)) for ln in bar_len for ar in aspect_ratios], dtype=float
+    )
+    grid = np.stack(
+        np.meshgrid(
+            np.arange(len(shapes)), oris, np.asarray(polarities), offsets, offsets, indexing="ij"
+        ),
+        axis=-1,
+    ).reshape(-1, 5)
+    shape_idx = grid[:, 0].astype(int)
+    center = np.stack([rf_center[0] + grid[:, 3], rf_center[1] + grid[:, 4]], axis=1)
+    return BarSet(
+        image_size=(h, w),
+        orientation_deg=grid[:, 1].astype(np.float32),
+        length=shapes[shape_idx, 0].astype(np.float32),
+        width=shapes[shape_idx, 1].astype(np.float32),
+        center=center.astype(np.float32),
+        polarity=grid[:, 2].astype(np.int8),
+        rf_center=(float(rf_center[0]), float(rf_center[1])),
+    )
