@@ -24,7 +24,9 @@ benchmark (Willeke et al. 2022, arXiv:2206.08666):
 * *explainable variance*: total response variance minus the noise variance (the mean over images
   of the variance across repeats); *FEV*: the explainable fraction of the total variance;
 * *FEVE*: fraction of the explainable variance that the model explains,
-  ``1 - (MSE - noise variance) / (total variance - noise variance)``.
+  ``1 - (MSE - noise variance) / (total variance - noise variance)``;
+* *Poisson log-likelihood* and *bits per spike*: how probable the observed counts are under the
+  predicted rates (see :mod:`artiphys_course.losses`), absolute or relative to the mean rate.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ __all__ = [
     "fev",
     "feve",
     "poisson_log_likelihood",
+    "bits_per_spike",
     "split_by_image",
     "model_predictions",
 ]
@@ -338,6 +341,38 @@ def poisson_log_likelihood(
     if (k < 0).any():
         raise ValueError(f"Responses must be non-negative counts; the smallest is {k.min():.3g}.")
     return (k * np.log(rate + eps) - rate - gammaln(k + 1)).mean(axis=0)
+
+
+def bits_per_spike(y_true: ArrayLike, y_pred: ArrayLike, *, eps: float = 1e-8) -> np.ndarray:
+    """Poisson log-likelihood gain over a constant-rate model, in bits per spike, per neuron.
+
+    ``(log L(model) - log L(null)) / (n_spikes * log 2)`` where the null model predicts each
+    neuron's mean response on these trials (Pillow et al. 2008, Nature 454: 995; Pei et al. 2021,
+    Neural Latents Benchmark). 0 means no better than the mean rate; positive is better. The
+    ``log k!`` terms cancel, so non-integer responses are fine.
+
+    Parameters
+    ----------
+    y_true : array-like
+        Observed responses (counts), shape ``(trials, neurons)``, non-negative.
+    y_pred : array-like
+        Predicted rates, same shape, non-negative.
+    eps : float
+        Added to rates inside the logarithm.
+
+    Returns
+    -------
+    np.ndarray
+        Shape ``(neurons,)``; NaN for neurons without any spike.
+    """
+    k, rate = _pair(y_true, y_pred)
+    if (rate < 0).any() or (k < 0).any():
+        raise ValueError("Responses and predicted rates must be non-negative.")
+    null = k.mean(axis=0)
+    gain = (k * np.log(rate + eps) - rate).sum(axis=0) - (k * np.log(null + eps) - null).sum(axis=0)
+    spikes = k.sum(axis=0)
+    safe = np.where(spikes > 0, spikes, 1.0)
+    return np.where(spikes > 0, gain / (safe * np.log(2)), np.nan)
 
 
 def split_by_image(values: ArrayLike, image_ids: ArrayLike) -> list[np.ndarray]:

@@ -172,3 +172,19 @@ def test_poisson_log_likelihood_matches_scipy():
         metrics.poisson_log_likelihood(counts, rates)
         > metrics.poisson_log_likelihood(counts, const)
     )
+
+
+def test_bits_per_spike_matches_scipy_and_is_zero_for_the_mean():
+    rng = np.random.default_rng(7)
+    rates = rng.gamma(2.0, 1.0, size=(300, 4))
+    counts = rng.poisson(rates).astype(float)
+    null = counts.mean(axis=0)
+    gain = stats.poisson.logpmf(counts, rates).sum(0) - stats.poisson.logpmf(counts, null).sum(0)
+    expected = gain / (counts.sum(0) * np.log(2))
+    np.testing.assert_allclose(metrics.bits_per_spike(counts, rates, eps=0.0), expected, rtol=1e-9)
+    assert np.all(expected > 0)
+    np.testing.assert_allclose(
+        metrics.bits_per_spike(counts, np.broadcast_to(null, counts.shape)), 0.0, atol=1e-9
+    )
+    silent = np.zeros((10, 1))
+    assert np.isnan(metrics.bits_per_spike(silent, np.ones((10, 1))))[0]
