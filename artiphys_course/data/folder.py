@@ -36,7 +36,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 
@@ -182,11 +182,11 @@ class _Tree:
         """Number of ``.npy`` files directly in ``folder``."""
         if self.archive is None:
             return sum(1 for _ in (self.root / folder).glob("*.npy"))
-        parent = PurePosixPath(self.prefix + folder)
+        start = f"{self.prefix}{folder}/"
         return sum(
             1
             for name in self.names
-            if name.endswith(".npy") and PurePosixPath(name).parent == parent
+            if name.startswith(start) and name.endswith(".npy") and "/" not in name[len(start) :]
         )
 
     def load(self, rel: str) -> np.ndarray:
