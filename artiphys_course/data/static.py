@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from artiphys_course.runtime import get_device
+
 __all__ = [
     "TIERS",
     "Batch",
@@ -454,7 +456,7 @@ class StaticLoader(DataLoader):
 
     def __init__(self, dataset: TierDataset, *, device: str | torch.device | None = None, **kw):
         super().__init__(dataset, collate_fn=collate_batch, **kw)
-        self.device = None if device is None else torch.device(device)
+        self.device = None if device is None else get_device(device)
         self.normalizer = dataset.normalizer
 
     def __iter__(self) -> Iterator[Batch]:
@@ -485,7 +487,8 @@ def dataloaders(
         Seeds the shuffling of the training loader (same seed, same batch order; every pass
         over the loader draws a new order). Validation and test are never shuffled.
     device : str or torch.device, optional
-        Move every batch there (default: leave on the CPU).
+        Move every batch there (default: leave on the CPU); an unavailable device raises a
+        clear error here rather than at the first batch.
     num_workers : int
         Worker processes for loading (0 is fastest for in-memory data).
 
