@@ -102,9 +102,11 @@ def statistics_of(values: np.ndarray, *, per_column: bool) -> dict[str, np.ndarr
 
 
 def _as_tensor_like(value: np.ndarray, x: Array) -> Array:
+    """``value`` as a tensor on ``x``'s device and float dtype when ``x`` is a tensor."""
     if isinstance(x, torch.Tensor):
-        return torch.as_tensor(value, dtype=x.dtype, device=x.device)
-    return value.astype(np.asarray(x).dtype, copy=False)
+        dtype = x.dtype if x.is_floating_point() else torch.float32
+        return torch.as_tensor(value, dtype=dtype, device=x.device)
+    return value
 
 
 @dataclass(frozen=True)
