@@ -1,0 +1,88 @@
+"""Exercise checks of notebook 07 pass the reference, catch mistakes; plots draw what they say."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from artiphys_course.checks import representations as checks  # noqa: E402
+from artiphys_course.decoding import circular_error, train_decoder  # noqa: E402
+from artiphys_course.plotting import representations as plots  # noqa: E402
+from artiphys_course.rsa import compare_rdms, rdm, rsa  # noqa: E402
+from artiphys_course.tuning import (  # noqa: E402
+    fit_von_mises,
+    preferred_orientation,
+    tuning_curves,
+    von_mises_tuning,
+)
+
+
+def _unsolved(*args, **kwargs):
+    raise NotImplementedError("Exercise")
+
+
+@pytest.mark.parametrize(
+    "check,reference,wrong",
+    [
+        (
+            checks.check_preferred_orientation,
+            preferred_orientation,
+            lambda r, t: t[np.argmax(r, axis=0)] + 30.0,
+        ),
+        (checks.check_circular_error, circular_error, lambda p, t: np.abs(p - t)),
+        (checks.check_correlation_rdm, rdm, lambda x: 1 - np.corrcoef(x.T)),
+        (
+            checks.check_compare_rdms,
+            compare_rdms,
+            lambda a, b: float(np.corrcoef(a.ravel(), b.ravel())[0, 1]),
+        ),
+    ],
+)
+def test_checks(check, reference, wrong, capsys):
+    assert check(reference) is True
+    assert "\u2705" in capsys.readouterr().out
+    assert check(_unsolved) is False
+    assert "not implemented yet" in capsys.readouterr().out
+    assert check(wrong) is False
+    assert "\u274c" in capsys.readouterr().out
+
+
+def test_preferred_orientation_check_accepts_any_output_range():
+    assert checks.check_preferred_orientation(lambda r, t: preferred_orientation(r, t, lower=0.0))
+
+
+def test_plots_draw_labelled_figures():
+    theta = np.arange(-90, 90, 5.0)
+    pref = np.linspace(-90, 90, 40, endpoint=False)
+    rng = np.random.default_rng(0)
+    resp = von_mises_tuning(theta[:, None], pref, 2.0) + 0.1 * rng.normal(size=(36, 40))
+    tc = tuning_curves(resp, theta)
+    ax = plots.plot_tuning_curves(tc, [0, 10], fit=fit_von_mises(tc))
+    assert len(ax.lines) == 4 and ax.get_xlabel()
+    with pytest.raises(IndexError, match="40 units"):
+        plots.plot_tuning_curves(tc, [40])
+    ax = plots.plot_population_heatmap(resp, theta)
+    assert ax.images[0].get_array().shape == (36, 40)
+    result = train_decoder(resp, theta, epochs=2, progress=False)
+    fig = plots.plot_decoder(result)
+    assert len(fig.axes) == 2
+    r = rdm(resp)
+    ax = plots.plot_rdm(r, theta)
+    assert ax.images[0].get_array().shape == (36, 36)
+    fig = plots.plot_rdms({"a": r, "b": r, "c": r}, theta, ncols=2)
+    assert sum(a.get_title() in "abc" and a.get_title() != "" for a in fig.axes) == 3
+    res = {"a": rsa(r, r, n_bootstrap=20, n_permutations=20)}
+    ax = plots.plot_rsa(res)
+    assert "Spearman" in ax.get_ylabel()
+    ax = plots.plot_embedding(rng.normal(size=(36, 2)), theta)
+    assert ax.collections[0].get_array().shape == (36,)
+    with pytest.raises(ValueError):
+        plots.plot_embedding(rng.normal(size=(35, 2)), theta)
+    fig = plots.plot_filters(rng.normal(size=(4, 1, 5, 5)))
+    assert len(fig.axes) == 5  # four filters and the colour bar
+    plt.close("all")
