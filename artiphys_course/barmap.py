@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from artiphys_course.receptive_fields import receptive_field, xn
-from artiphys_course.recording import EVAL_NOTICE, TruncatedModel, get_layer
+from artiphys_course.recording import TruncatedModel, get_layer, set_eval
 from artiphys_course.runtime import progress_bar
 from artiphys_course.stimuli import BarSet
 
@@ -125,7 +125,7 @@ def unit_responses(
     Parameters
     ----------
     model : nn.Module
-        Put in eval mode (with a notice when it was training).
+        Put in eval mode (see :func:`~artiphys_course.recording.set_eval`).
     layer : str or None
         Layer name (see :func:`~artiphys_course.recording.list_layers`); None records the model's
         output, ``(B, n)`` (e.g. a digital-V1 model's rates) or ``(B, C, h, w)``.
@@ -152,9 +152,7 @@ def unit_responses(
         raise ValueError(
             f"images must be a 4-D tensor (batch, channels, height, width), got {shape}"
         )
-    if model.training:
-        model.eval()
-        print(EVAL_NOTICE)
+    set_eval(model)
     x = transform(images) if transform is not None else images
     with torch.no_grad():
         conv = _fast_path(model, layer) if fast else None
@@ -303,6 +301,7 @@ def weighted_bar_map(
     *,
     top_n: int = 100,
     which: str = "top",
+    weighting: str = "response",
 ) -> np.ndarray:
     """A weighted bar map: the ``top_n`` best (or worst) bars summed on a zero background.
 
@@ -316,13 +315,22 @@ def weighted_bar_map(
         Number of bars to sum.
     which : {"top", "bottom"}
         Most or least effective bars (see :func:`select_bars` for the weights).
+    weighting : {"response", "uniform"}
+        ``"response"`` (default): each bar weighted by its distance from the median response,
+        so the very best bars dominate. ``"uniform"``: every selected bar counts 1, a map of where
+        the top ``top_n`` bars lie; with a few percent of all bars it is much less pulled towards
+        the strongest subregion of a nonlinear simple cell and so finds the RF centre better.
 
     Returns
     -------
     np.ndarray
         ``(H, W)`` float64 map ``sum_i w_i coverage_i``.
     """
+    if weighting not in ("response", "uniform"):
+        raise ValueError(f"weighting must be 'response' or 'uniform', got {weighting!r}")
     index, weights = select_bars(responses, top_n, which)
+    if weighting == "uniform":
+        weights = np.ones_like(weights)
     if isinstance(bars, BarSet):
         coverage = bars.coverage(index).double().numpy()
     else:
@@ -581,6 +589,8 @@ class BarMapResult:
         ``(n_units,)`` vector-average preferred orientation in [0, 180).
     top_n : int
         Bars per map.
+    weighting : str
+        How the bars of a map were weighted.
     """
 
     layer: str | None
@@ -595,6 +605,7 @@ class BarMapResult:
     tuning: np.ndarray
     preferred_orientation_deg: np.ndarray
     top_n: int
+    weighting: str
 
     def __len__(self) -> int:
         return len(self.channels)
@@ -612,6 +623,7 @@ def bar_map(
     *,
     channels: Sequence[int] | None = None,
     top_n: int = 100,
+    weighting: str = "response",
     fit: bool = True,
     progress: bool = True,
     **response_kwargs,
@@ -630,6 +642,8 @@ def bar_map(
         Channels (neurons) to map; default all.
     top_n : int
         Bars summed into each weighted map.
+    weighting : {"response", "uniform"}
+        How the bars of a map are weighted (see :func:`weighted_bar_map`).
     fit : bool
         Fit 2-D Gaussians to the maps (default).
     progress : bool
@@ -651,8 +665,10 @@ def bar_map(
     top = np.zeros((n_units, h, w))
     bottom = np.zeros((n_units, h, w))
     for i in progress_bar(range(n_units), progress, desc="maps"):
-        top[i] = weighted_bar_map(responses[i], bars, top_n=top_n, which="top")
-        bottom[i] = weighted_bar_map(responses[i], bars, top_n=top_n, which="bottom")
+        for maps, which in ((top, "top"), (bottom, "bottom")):
+            maps[i] = weighted_bar_map(
+                responses[i], bars, top_n=top_n, which=which, weighting=weighting
+            )
     empty = np.full((n_units, 2), np.nan)
     none = GaussianFit(empty, empty, empty[:, 0], empty[:, 0], empty[:, 0], np.zeros(n_units))
     orientations, tuning = orientation_tuning(responses, bars.orientation_deg)
@@ -669,4 +685,5 @@ def bar_map(
         tuning=tuning,
         preferred_orientation_deg=preferred_orientation(tuning, orientations),
         top_n=top_n,
+        weighting=weighting,
     )

@@ -18,7 +18,14 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-__all__ = ["TruncatedModel", "get_layer", "list_layers", "record_layers", "truncate"]
+__all__ = [
+    "TruncatedModel",
+    "get_layer",
+    "list_layers",
+    "record_layers",
+    "set_eval",
+    "truncate",
+]
 
 EVAL_NOTICE = (
     "Notice: the model was put in eval mode, so BatchNorm uses its stored running statistics and "
@@ -162,6 +169,20 @@ class TruncatedModel(nn.Module):
         return f"layer={self.layer!r}"
 
 
+def set_eval(model: nn.Module, *, notice: bool = True) -> None:
+    """Put ``model`` in eval mode; say so when that changes its responses.
+
+    The one-line notice is printed only when the model was training and contains BatchNorm or
+    Dropout layers (the only standard layers that behave differently in eval mode).
+    """
+    if not model.training:
+        return
+    model.eval()
+    changes = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)
+    if notice and any(isinstance(m, changes) for m in model.modules()):
+        print(EVAL_NOTICE)
+
+
 def truncate(model: nn.Module, layer: str, *, notice: bool = True) -> TruncatedModel:
     """The model cut after ``layer``: nothing past it is computed; the model is set to eval mode.
 
@@ -171,8 +192,8 @@ def truncate(model: nn.Module, layer: str, *, notice: bool = True) -> TruncatedM
     layer : str
         A name from :func:`list_layers`, e.g. ``"features.3"`` (AlexNet conv2).
     notice : bool
-        Print a one-line notice when the model was in training mode (eval mode changes
-        results: BatchNorm running statistics, no Dropout).
+        Print a one-line notice when switching to eval mode changes results (see
+        :func:`set_eval`).
 
     Returns
     -------
@@ -180,8 +201,5 @@ def truncate(model: nn.Module, layer: str, *, notice: bool = True) -> TruncatedM
         ``truncated(x)`` is the output of ``layer`` for the input ``x``.
     """
     truncated = TruncatedModel(model, layer)
-    if model.training:
-        model.eval()
-        if notice:
-            print(EVAL_NOTICE)
+    set_eval(model, notice=notice)
     return truncated
