@@ -170,3 +170,18 @@ def test_clear_errors_for_broken_folders(tmp_path):
     (path / "data/responses/3.npy").unlink()
     with pytest.raises(ValueError, match="17 trial files"):
         read_static_folder(path, progress=False)
+
+
+def test_reader_on_a_folder_the_simulator_wrote(tmp_path):
+    from artiphys_course.simulate import make_digital_v1
+
+    dv1 = make_digital_v1(
+        n_neurons=20, image_shape=(12, 20), n_train=30, n_validation=6, n_test_images=4,
+        n_repeats=3, seed=1,
+    )  # fmt: skip
+    ds = StaticDataset.from_digital_v1(dv1)
+    path = write_static_folder(ds, tmp_path / "dv1", progress=False)
+    back = read_static_folder(path, progress=False)
+    assert_same(back, ds)
+    assert back.truth is None  # ground truth is not part of the format
+    np.testing.assert_array_equal(back.responses, dv1.responses)

@@ -82,6 +82,16 @@ def test_train_loader_is_standardised_and_invertible():
     )
 
 
+def test_normalizer_keeps_float_results_for_integer_counts():
+    norm = Normalizer(image_mean=0.0, image_std=1.0, response_scale=np.array([2.0, 4.0], "f4"))
+    counts = np.array([[3, 3]])
+    np.testing.assert_allclose(norm.responses(counts), [[1.5, 0.75]])
+    np.testing.assert_allclose(norm.responses(torch.from_numpy(counts)).numpy(), [[1.5, 0.75]])
+    assert norm.responses(torch.ones(1, 2, dtype=torch.float64)).dtype == torch.float64
+    with pytest.raises(ValueError, match="pupil"):
+        norm.pupil_center(np.zeros((1, 2)))
+
+
 def test_silent_neuron_gets_floored_scale():
     ds = toy_dataset()
     ds.responses[:, 1] = 0.0
@@ -182,3 +192,54 @@ def test_loader_errors_and_repr():
     with pytest.raises(ValueError, match=r"\['test'\]"):
         dataloaders(no_test)
     assert "45 trials (test=20, train=20, validation=5)" in repr(ds)
+
+
+@pytest.fixture(scope="module")
+def small_dv1():
+    from artiphys_course.simulate import make_digital_v1
+
+    return make_digital_v1(
+        n_neurons=30, image_shape=(18, 32), n_train=60, n_validation=10, n_test_images=5,
+        n_repeats=4, seed=3,
+    )  # fmt: skip
+
+
+def test_from_digital_v1_keeps_trials_and_truth(small_dv1):
+    ds = StaticDataset.from_digital_v1(small_dv1)
+    assert ds.truth is small_dv1 and ds.image_shape == (18, 32)
+    for key in ("images", "responses", "trial_image_ids", "tiers", "pupil_center"):
+        np.testing.assert_array_equal(getattr(ds, key), getattr(small_dv1, key), err_msg=key)
+    np.testing.assert_array_equal(ds.cell_motor_coordinates, small_dv1.cell_motor_coordinates)
+    # grouping agrees with the simulator's own (independent) grouping
+    images, responses = static.test_repeats(ds)
+    rows, grouped = small_dv1.test_repeats("responses")
+    np.testing.assert_array_equal(images, small_dv1.images[rows])
+    np.testing.assert_array_equal(np.stack(responses), grouped)
+    loaders = dataloaders(ds, batch_size=16, seed=0)
+    assert [len(loader.dataset) for loader in loaders.values()] == [60, 10, 20]
+    epoch = _epoch(loaders["train"])
+    assert abs(epoch.images.mean().item()) < 1e-4 and (epoch.responses >= 0).all()
+
+
+def test_plots_show_the_data():
+    import matplotlib.pyplot as plt
+
+    from artiphys_course.plotting.data import plot_batch, plot_test_repeats
+
+    ds = toy_dataset()
+    loader = dataloaders(ds, batch_size=8)["validation"]
+    fig = plot_batch(next(iter(loader)), normalizer=loader.normalizer, n_images=3, n_neurons=4)
+    trials = loader.dataset.trial_indices[:3]
+    heat = next(ax for ax in fig.axes if ax.get_ylabel() == "neuron")
+    np.testing.assert_allclose(heat.images[0].get_array(), ds.responses[trials, :4].T, rtol=1e-5)
+    first = fig.axes[0].images[0].get_array()
+    np.testing.assert_allclose(first, ds.trial_images(trials[0])[0], atol=1e-3)
+    plt.close(fig)
+
+    fig = plot_test_repeats(ds, neurons=(1, 2), n_images=5)
+    _, grouped = static.test_repeats(ds)
+    means = np.sort([g[:, 2].mean() for g in grouped])
+    np.testing.assert_allclose(fig.axes[1].lines[-1].get_ydata(), means, rtol=1e-6)
+    plt.close(fig)
+    with pytest.raises(IndexError, match="has 6"):
+        plot_test_repeats(ds, neurons=(6,))
