@@ -228,3 +228,20 @@ def test_import_shared_copies_verifies_md5(tmp_data_dir, shared_data):
         assert path is not None and path.stat().st_size == REGISTRY[name].size
     assert {n for n in REGISTRY if n.startswith("allen_")} <= set(imported)
     assert Path(fetch("sensorium_sota_model")) == local_path("sensorium_sota_model")
+
+
+def test_probe_answer_is_cached_per_process(http_dir, online_cache, monkeypatch):
+    root, base = http_dir
+    (root / "data.npz").write_bytes(PAYLOAD)
+    entry = _register(monkeypatch, url=base + "data.npz")
+    calls = []
+    real_urlopen = registry.urllib.request.urlopen
+
+    def counting_urlopen(request, timeout):
+        calls.append((request.get_method(), timeout))
+        return real_urlopen(request, timeout=timeout)
+
+    monkeypatch.setattr(registry.urllib.request, "urlopen", counting_urlopen)
+    assert is_available(entry.name) and is_available(entry.name)
+    assert calls == [("HEAD", registry.PROBE_TIMEOUT_S)]  # one HEAD request, never a GET
+    assert not local_path(entry.name).exists()
