@@ -1,0 +1,166 @@
+"""Receptive-field arithmetic against published values, torch's own output sizes and gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torchvision.models import alexnet, resnet18, vgg16
+
+from artiphys_course.receptive_fields import (
+    center_unit,
+    empirical_receptive_field,
+    receptive_field,
+    receptive_field_table,
+    rf_box,
+    structural_copy,
+    support_box,
+    xn,
+)
+from artiphys_course.recording import record_layers
+
+NETWORKS = {"alexnet": alexnet, "vgg16": vgg16, "resnet18": resnet18}
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, nn.Module]:
+    return {name: build() for name, build in NETWORKS.items()}
+
+
+def _convs(model: nn.Module) -> list[str]:
+    return [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+
+
+def test_published_rf_sizes(models):
+    # Araujo, Norris & Sim (2019), Distill, and the torchvision architectures
+    rows = {r.name: r for r in receptive_field_table(models["alexnet"])}
+    assert [rows[n].size[0] for n in _convs(models["alexnet"])] == [11, 51, 99, 131, 163]
+    assert [rows[n].jump[0] for n in _convs(models["alexnet"])] == [4, 8, 16, 16, 16]
+    assert rows["features.12"].size == (195, 195)  # pool5
+    assert receptive_field(models["vgg16"], "features.28").size == (196, 196)  # conv5_3
+    assert receptive_field(models["resnet18"], "layer4").size == (435, 435)
+    assert receptive_field(models["resnet18"], "layer4").jump == (32, 32)
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_output_sizes_match_torch(models, name):
+    model = models[name]
+    net = structural_copy(model)  # same geometry, one channel: fast
+    size = 224
+    layers = [r.name for r in receptive_field_table(model, size)]
+    with record_layers(net, layers) as acts:
+        net(torch.ones(1, 1, size, size, dtype=torch.float64))
+    for row in receptive_field_table(model, size):
+        assert tuple(acts[row.name].shape[2:]) == row.output_size, row.name
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_analytic_equals_empirical_rf_for_every_conv(models, name):
+    """The gradient support of the centre unit at input xn is exactly the analytic RF, centred."""
+    model = models[name]
+    for layer in _convs(model):
+        n = xn(model, layer)
+        grad = empirical_receptive_field(model, layer, n)
+        top, bottom, left, right = rf_box(model, layer, n)
+        assert support_box(grad) == (top, bottom, left, right), layer
+        assert (grad[int(top) : int(bottom) + 1, int(left) : int(right) + 1] > 0).all(), layer
+        assert top >= 0 and top + bottom == n - 1 and left + right == n - 1, layer  # centred
+        size = receptive_field(model, layer).size
+        assert (bottom - top + 1, right - left + 1) == size
+
+
+def test_xn_is_the_smallest_centred_size(models):
+    model = models["alexnet"]
+    assert xn(model, "features.0") == 15
+    assert xn(model, "features.3") == 63
+    for layer in ("features.0", "features.3"):
+        for n in range(receptive_field(model, layer).size[0], xn(model, layer)):
+            top, bottom, left, right = rf_box(model, layer, n)
+            assert top < 0 or top + bottom != n - 1  # RF cut by the border, or not centred
+
+
+def test_full_width_network_gives_the_same_rf(models):
+    model = models["alexnet"]
+    n = xn(model, "features.3")
+    full = structural_copy(model, single_channel=False)
+    x = torch.ones(1, 3, n, n, dtype=torch.float64, requires_grad=True)
+    with record_layers(full, "features.3", detach=False) as acts:
+        full(x)
+    c = center_unit(model, "features.3", n)
+    acts["features.3"][0, :, c[0], c[1]].sum().backward()
+    thin = empirical_receptive_field(model, "features.3", n)
+    assert support_box(x.grad.abs().sum(1)[0].numpy()) == support_box(thin)
+
+
+def test_real_weights_see_at_most_the_analytic_rf(models):
+    model = models["alexnet"]
+    grad = empirical_receptive_field(model, "features.6", 140, structural=False)
+    top, bottom, left, right = support_box(grad)
+    a_top, a_bottom, a_left, a_right = rf_box(model, "features.6", 140)
+    assert a_top <= top and bottom <= a_bottom and a_left <= left and right <= a_right
+
+
+def test_resnet_shortcut_sees_less_than_the_block(models):
+    model = models["resnet18"]
+    block = receptive_field(model, "layer2.0")
+    shortcut = receptive_field(model, "layer2.0.downsample.0")
+    main = receptive_field(model, "layer2.0.conv2")
+    assert shortcut.size == (43, 43) and main.size == (67, 67)
+    assert block.size == main.size  # union of the branches
+    assert block.start == main.start == shortcut.start
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+def test_dilation_padding_ceil_mode_and_same_padding():
+    model = nn.Sequential(
+        nn.Conv2d(1, 1, 3, dilation=2, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2, ceil_mode=True),
+        nn.Conv2d(1, 1, (3, 5), stride=(1, 2), padding=(1, 2)),
+        nn.AvgPool2d(2),
+        nn.Conv2d(1, 1, 4, padding="same"),
+        nn.Conv2d(1, 1, 3, dilation=3),
+    )
+    rows = receptive_field_table(model, (77, 121))
+    # by hand for the first layer: k_eff = 5, start = 0 + (2 - 1) = 1
+    assert rows[0].size == (5, 5) and rows[0].start == (1.0, 1.0)
+    net = structural_copy(model)
+    with record_layers(net, [r.name for r in rows]) as acts:
+        net(torch.ones(1, 1, 77, 121, dtype=torch.float64))
+    for row in rows:
+        assert tuple(acts[row.name].shape[2:]) == row.output_size, row.name
+    for layer in ("0", "2", "3", "4", "5", "6"):
+        size = (77, 121)
+        grad = empirical_receptive_field(model, layer, size)
+        box = rf_box(model, layer, size)
+        clipped = (max(box[0], 0), min(box[1], 76), max(box[2], 0), min(box[3], 120))
+        assert support_box(grad) == clipped, layer
+
+
+def test_unknown_and_non_spatial_layers(models):
+    with pytest.raises(KeyError, match=r"features\.3"):
+        receptive_field(models["alexnet"], "conv2")
+    with pytest.raises(KeyError, match="no spatial receptive field"):
+        receptive_field(models["alexnet"], "classifier.1")
+
+
+def test_input_smaller_than_the_rf_quotes_xn(models):
+    with pytest.raises(ValueError, match="xn = 63"):
+        empirical_receptive_field(models["alexnet"], "features.3", 40)
+
+
+def test_unsupported_layer_is_named():
+    class Shuffle(nn.Module):
+        def forward(self, x):
+            return x.flip(-1)
+
+    with pytest.raises(TypeError, match="Shuffle"):
+        receptive_field_table(nn.Sequential(nn.Conv2d(1, 1, 3), Shuffle()))
+
+
+def test_center_unit_and_as_dict(models):
+    assert center_unit(models["alexnet"], "features.3", 63) == (3, 3)
+    row = receptive_field(models["alexnet"], "features.3", 63).as_dict()
+    assert row["size"] == 51 and row["jump"] == 8 and row["start"] == 7.0
+    assert row["output_size"] == 7 and np.isscalar(row["size"])
