@@ -155,7 +155,10 @@ def fit_ridge(
     -------
     RidgeReadout
     """
-    x = _as_matrix(features, "features").astype(np.float64)
+    x = _as_matrix(features, "features")
+    # the O(n^2 p) Gram / covariance product runs in the features' precision (float32 features:
+    # twice as fast, plenty for a penalised fit); everything after it in float64
+    work = np.float32 if x.dtype == np.float32 else np.float64
     y = responses.detach().cpu().numpy() if isinstance(responses, torch.Tensor) else responses
     y = np.asarray(y, dtype=np.float64)
     if y.ndim == 1:
@@ -165,26 +168,25 @@ def fit_ridge(
             f"responses must be (n_samples, n_neurons) with n_samples = {len(x)} (the features'), "
             f"got {y.shape}"
         )
-    n = len(x)
+    n, p = x.shape
     if n < 3:
         raise ValueError(f"need at least 3 samples for leave-one-out, got {n}")
-    x_mean, y_mean = x.mean(0), y.mean(0)
-    xc, yc = x - x_mean, y - y_mean
+    x_mean, y_mean = x.mean(0, dtype=np.float64), y.mean(0)
+    xc, yc = (x - x_mean).astype(work, copy=False), y - y_mean
 
-    if n <= xc.shape[1]:  # dual: Gram matrix Xc Xc^T = U diag(lam) U^T
-        lam, u = np.linalg.eigh(xc @ xc.T)
-    else:  # primal: Xc^T Xc = V diag(lam) V^T, U = Xc V / sqrt(lam)
-        lam, v = np.linalg.eigh(xc.T @ xc)
+    dual = n <= p
+    if dual:  # Gram matrix Xc Xc^T = U diag(lam) U^T
+        lam, u = np.linalg.eigh((xc @ xc.T).astype(np.float64))
+    else:  # covariance Xc^T Xc = V diag(lam) V^T, U = Xc V / sqrt(lam)
+        lam, v = np.linalg.eigh((xc.T @ xc).astype(np.float64))
     keep = lam > max(lam.max(initial=0.0), 0.0) * 1e-10
     if not keep.any():
         raise ValueError("features are constant across samples: nothing to regress on")
     lam = lam[keep]
-    if n <= xc.shape[1]:
+    if dual:
         u = u[:, keep]
-        basis = xc.T @ u  # Xc^T U = V sqrt(lam), (n_features, rank)
     else:
         v = v[:, keep]
-        basis = v * np.sqrt(lam)
         u = (xc @ v) / np.sqrt(lam)
 
     if alphas is None:
@@ -207,10 +209,15 @@ def fit_ridge(
         best = np.argmin(loo, axis=0)
     else:
         best = np.full(y.shape[1], np.argmin(loo.mean(1)))
-    coef = np.empty((xc.shape[1], y.shape[1]))
+    # W = Xc^T U diag(1 / (lam + alpha)) U^T Yc  (dual) = V diag(sqrt(lam) / (lam + alpha)) U^T Yc
+    scaled = np.empty_like(uty)
     for i in np.unique(best):
         cols = best == i
-        coef[:, cols] = basis @ (uty[:, cols] / (lam + alphas[i])[:, None])
+        scaled[:, cols] = uty[:, cols] / (lam + alphas[i])[:, None]
+    if dual:
+        coef = (xc.T @ (u @ scaled).astype(work)).astype(np.float64)
+    else:
+        coef = v @ (np.sqrt(lam)[:, None] * scaled)
     intercept = y_mean - x_mean @ coef
     return RidgeReadout(
         coef=coef, intercept=intercept, alpha=alphas[best], alphas=alphas, loo_mse=loo
@@ -466,7 +473,8 @@ class GridRow:
     ``correlation`` is the mean over neurons of the held-out correlation
     (:func:`evaluate_predictions`); ``ceiling`` the mean oracle correlation (NaN without repeats);
     ``fraction_of_ceiling = correlation / ceiling``; ``alpha`` the median chosen ridge penalty
-    (NaN for the factorized readout); ``seconds`` the fitting time of the cell.
+    (NaN for the factorized readout); ``seconds`` the fitting time of the cell (areas shown the
+    same training images are fitted together: their share of the joint fit, by neuron count).
     """
 
     network: str
@@ -554,45 +562,61 @@ def _fit_cell(
     network: str,
     layer: str,
     feats: np.ndarray,
-    area: AreaData,
+    areas: list[AreaData],
     readout: str,
     alphas: np.ndarray | None,
     factorized_options: dict,
-) -> GridRow:
+) -> list[GridRow]:
+    """One readout for all neurons of ``areas`` (which share their training images)."""
     start = time.perf_counter()
-    x_train, x_test = feats[area.train_image_ids], feats[area.test_image_ids]
+    x_train = feats[areas[0].train_image_ids]
+    y_train = np.concatenate([a.train_responses for a in areas], axis=1)
     if readout == "ridge":
-        fit = fit_ridge(x_train, area.train_responses, alphas)
-        pred = fit.predict(x_test)
-        alpha = float(np.median(fit.alpha))
+        fit = fit_ridge(x_train, y_train, alphas)
+
+        def predict(x: np.ndarray) -> np.ndarray:
+            return fit.predict(x)
+
     else:
         if feats.ndim != 4:
             raise ValueError(
                 f"the factorized readout needs (N, C, H, W) features; {network}/{layer} has "
                 f"shape {feats.shape}"
             )
-        model = fit_factorized_readout(x_train, area.train_responses, **factorized_options)
-        with torch.no_grad():
-            dev = next(model.parameters()).device
-            pred = model(torch.as_tensor(x_test, dtype=torch.float32, device=dev)).cpu().numpy()
-        alpha = float("nan")
+        model = fit_factorized_readout(x_train, y_train, **factorized_options)
+        dev = next(model.parameters()).device
+
+        def predict(x: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return model(torch.as_tensor(x, dtype=torch.float32, device=dev)).cpu().numpy()
+
+    rows, first = [], 0
+    for area in areas:
+        cols = slice(first, first + area.n_neurons)
+        first += area.n_neurons
+        corr, ceiling = evaluate_predictions(area, predict(feats[area.test_image_ids])[:, cols])
+        mean_corr = float(np.mean(corr))
+        mean_ceiling = float(np.mean(ceiling)) if area.has_repeats else float("nan")
+        rows.append(
+            GridRow(
+                network=network,
+                layer=layer,
+                area=area.name,
+                readout=readout,
+                correlation=mean_corr,
+                ceiling=mean_ceiling,
+                fraction_of_ceiling=mean_corr / mean_ceiling if area.has_repeats else float("nan"),
+                alpha=float(np.median(fit.alpha[cols])) if readout == "ridge" else float("nan"),
+                n_features=int(np.prod(feats.shape[1:])),
+                n_neurons=area.n_neurons,
+                seconds=0.0,
+            )
+        )
     seconds = time.perf_counter() - start
-    corr, ceiling = evaluate_predictions(area, pred)
-    mean_corr = float(np.mean(corr))
-    mean_ceiling = float(np.mean(ceiling)) if area.has_repeats else float("nan")
-    return GridRow(
-        network=network,
-        layer=layer,
-        area=area.name,
-        readout=readout,
-        correlation=mean_corr,
-        ceiling=mean_ceiling,
-        fraction_of_ceiling=mean_corr / mean_ceiling if area.has_repeats else float("nan"),
-        alpha=alpha,
-        n_features=int(np.prod(feats.shape[1:])),
-        n_neurons=area.n_neurons,
-        seconds=seconds,
-    )
+    total = sum(a.n_neurons for a in areas)
+    for row in rows:
+        row.seconds = seconds * row.n_neurons / total
+    return rows
 
 
 def run_layer_grid(
@@ -667,18 +691,26 @@ def run_layer_grid(
                         f"{len(f)} images"
                     )
     options = dict(factorized_options or {})
+    # areas shown the same training images share one fit per layer (one eigendecomposition)
+    groups: dict[bytes, list[AreaData]] = {}
+    for area in areas:
+        groups.setdefault(area.train_image_ids.tobytes(), []).append(area)
     cells = [
-        (net, layer, arrays[net][layer], area, r)
+        (net, layer, arrays[net][layer], group, r)
         for net in arrays
         for layer in arrays[net]
-        for area in areas
+        for group in groups.values()
         for r in readouts
     ]
     alphas_arr = None if alphas is None else np.asarray(alphas, dtype=np.float64)
-    jobs = (delayed(_fit_cell)(n, la, f, a, r, alphas_arr, options) for n, la, f, a, r in cells)
+    jobs = (delayed(_fit_cell)(n, la, f, g, r, alphas_arr, options) for n, la, f, g, r in cells)
     parallel = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
-    rows = list(progress_bar(parallel(jobs), progress, desc="layer x area grid", total=len(cells)))
-    result = GridResult(rows=rows)
+    done = progress_bar(parallel(jobs), progress, desc="layer x area grid", total=len(cells))
+    rows = {(r.network, r.layer, r.area, r.readout): r for cell in done for r in cell}
+    order = [
+        (n, la, a.name, r) for n in arrays for la in arrays[n] for a in areas for r in readouts
+    ]
+    result = GridResult(rows=[rows[key] for key in order])
     if csv_path is not None:
         result.to_csv(csv_path)
     return result
