@@ -62,7 +62,9 @@ def _doctor(_: argparse.Namespace) -> int:
     print("\ncached data and weights:")
     for row in registry.cache_report():
         state = "cached" if row.cached else "missing"
-        print(f"  {row.name:<28} {state:<8} {row.description}")
+        summary = row.description.split(". ")[0]
+        summary = summary if len(summary) <= 60 else summary[:57] + "..."
+        print(f"  {row.name:<24} {state:<8} {summary}")
     print(
         "\nMissing files are downloaded on first use when online; offline the course uses its "
         "simulated data and says so."
@@ -80,8 +82,8 @@ def _fetch(args: argparse.Namespace) -> int:
 
     if args.source:
         imported = registry.import_folder(args.source)
-        for path in imported:
-            print(f"imported {path}")
+        for name, path in imported.items():
+            print(f"imported {name:<28} {path}")
         print(f"{len(imported)} files imported into {runtime.data_dir()}")
         return 0
     names = args.names or [name for name, f in registry.REGISTRY.items() if f.url]
