@@ -35,6 +35,7 @@ Stringer et al. (2021) High-precision coding in visual cortex, Cell 184:2767.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -211,13 +212,10 @@ def _photos() -> list[np.ndarray]:
     from PIL import Image
 
     paths = [Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"]
-    try:
-        import sklearn.datasets
-
-        folder = Path(sklearn.datasets.__file__).parent / "images"
+    sklearn = importlib.util.find_spec("sklearn")  # located, not imported (slow import)
+    if sklearn is not None and sklearn.origin:
+        folder = Path(sklearn.origin).parent / "datasets" / "images"
         paths += [folder / "china.jpg", folder / "flower.jpg"]
-    except ImportError:  # pragma: no cover - scikit-learn is a dependency
-        pass
     photos = [np.asarray(Image.open(p).convert("L"), dtype=np.float32) for p in paths if p.exists()]
     if not photos:
         raise FileNotFoundError(
