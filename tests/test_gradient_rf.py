@@ -150,3 +150,27 @@ def test_eval_mode_restores_on_error():
         assert not model.training
         raise RuntimeError("boom")
     assert model.training
+
+
+def test_checks_accept_correct_and_reject_wrong_solutions(capsys):
+    from artiphys_course.checks.gradient_rf import check_batched_gradient_rf, check_ln_gradient_rf
+
+    def ln_gradient_rf(weight, bias, image):
+        drive = (weight * image).flatten(1).sum(1) + bias
+        slope = torch.where(drive > 0, torch.ones_like(drive), drive.exp())
+        return slope[:, None, None, None] * weight
+
+    def batched(model, image, neurons):
+        x = image.repeat(len(neurons), 1, 1, 1).requires_grad_(True)
+        own = model(x)[torch.arange(len(neurons)), torch.as_tensor(neurons)]
+        return torch.autograd.grad(own.sum(), x)[0]
+
+    def unsolved(*args):
+        raise NotImplementedError("Exercise")
+
+    assert check_ln_gradient_rf(ln_gradient_rf)
+    assert not check_ln_gradient_rf(lambda w, b, x: w)  # misses the slope of the ELU
+    assert check_batched_gradient_rf(batched)
+    assert not check_batched_gradient_rf(lambda m, x, n: batched(m, x, n)[::-1].contiguous())
+    assert not check_batched_gradient_rf(unsolved)
+    assert "not implemented yet" in capsys.readouterr().out

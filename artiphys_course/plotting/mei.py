@@ -1,0 +1,221 @@
+"""Figures for gradient receptive fields and most exciting inputs (notebooks 05 and 06)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from artiphys_course.mei import MEIResult
+
+__all__ = [
+    "plot_correlation_histograms",
+    "plot_cross_activation",
+    "plot_image_grid",
+    "plot_mei_traces",
+    "plot_rf_comparison",
+]
+
+
+def _numpy(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _displayable(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """(H, W) grey or (H, W, 3) RGB min-max scaled to [0, 1]; returns the image and its limit."""
+    if image.ndim == 2:
+        return image, float(np.abs(image).max()) or 1.0
+    if image.shape[0] == 1:
+        return image[0], float(np.abs(image[0]).max()) or 1.0
+    rgb = np.moveaxis(image[:3], 0, -1)
+    low, high = rgb.min(), rgb.max()
+    return (rgb - low) / (high - low if high > low else 1.0), 1.0
+
+
+def plot_image_grid(
+    images,
+    *,
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    center: float = 0.0,
+    cmap: str = "RdBu_r",
+    shared_scale: bool = False,
+    suptitle: str | None = None,
+    colorbar_label: str | None = None,
+    panel_size: float = 1.4,
+) -> Figure:
+    """Show images ``(n, C, H, W)`` (or ``(n, H, W)``) as a grid.
+
+    Grey images are drawn with a diverging colour map centred on ``center`` (the grey level):
+    red brighter, blue darker than grey, so positive and negative weights or contrasts read
+    at a glance. RGB images (C = 3) are min-max scaled per image.
+
+    Parameters
+    ----------
+    images : array or Tensor
+        ``(n, C, H, W)`` or ``(n, H, W)``.
+    titles : sequence of str, optional
+        One per image.
+    ncols : int
+        Panels per row.
+    center : float
+        Value shown as white (e.g. 127.5 for grey levels 0..255).
+    cmap : str
+        Diverging colour map for grey images.
+    shared_scale : bool
+        One colour scale for all panels (then one colour bar) instead of one per image.
+    suptitle, colorbar_label : str, optional
+        Figure title; label of the colour bar (shown with ``shared_scale``).
+    panel_size : float
+        Inches per panel (height; width follows the aspect ratio).
+    """
+    arr = _numpy(images).astype(np.float64)
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    if arr.ndim != 4 or len(arr) == 0:
+        raise ValueError(f"images must be (n, C, H, W) or (n, H, W), got shape {arr.shape}")
+    n = len(arr)
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    h, w = arr.shape[-2:]
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(panel_size * ncols * w / h + 0.6, panel_size * nrows + 0.5),
+        squeeze=False,
+        layout="constrained",
+    )
+    limit = float(np.abs(arr - center).max()) or 1.0
+    shown = None
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k >= n:
+            continue
+        img, own = _displayable(arr[k] - center)
+        if img.ndim == 3:
+            ax.imshow(img)
+        else:
+            lim = limit if shared_scale else own
+            shown = ax.imshow(img + center, cmap=cmap, vmin=center - lim, vmax=center + lim)
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=8)
+    if shared_scale and shown is not None:
+        fig.colorbar(shown, ax=axes, shrink=0.8, label=colorbar_label)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def plot_rf_comparison(
+    estimates,
+    truth,
+    *,
+    correlations=None,
+    labels: tuple[str, str] = ("gradient RF", "true filter"),
+    ncols: int = 8,
+    suptitle: str | None = None,
+) -> Figure:
+    """Estimated receptive fields (top row) above the true filters (bottom row), per neuron.
+
+    Each panel has its own symmetric colour scale (only the pattern matters: gradient RFs are
+    defined up to scale); ``correlations`` (n,) are printed above the estimates.
+    """
+    est, tru = _numpy(estimates), _numpy(truth)
+    if est.ndim == 3:
+        est = est[:, None]
+    if tru.ndim == 3:
+        tru = tru[:, None]
+    n = min(len(est), ncols)
+    if len(tru) < n:
+        raise ValueError(f"need as many true filters as estimates, got {len(tru)} and {len(est)}")
+    h, w = est.shape[-2:]
+    fig, axes = plt.subplots(
+        2, n, figsize=(1.5 * n * w / h + 0.8, 3.4), squeeze=False, layout="constrained"
+    )
+    for k in range(n):
+        for row, (arr, label) in enumerate(((est, labels[0]), (tru, labels[1]))):
+            ax = axes[row, k]
+            img, lim = _displayable(arr[k])
+            ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if k == 0:
+                ax.set_ylabel(label)
+        if correlations is not None:
+            axes[0, k].set_title(f"r = {float(_numpy(correlations)[k]):.2f}", fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def plot_correlation_histograms(
+    correlations: Mapping[str, object],
+    *,
+    xlabel: str = "correlation with the true filter",
+    title: str | None = None,
+    bins: int = 30,
+) -> Figure:
+    """Histograms of per-neuron correlations, one per labelled set, with medians marked."""
+    fig, ax = plt.subplots(figsize=(6, 3.2), layout="constrained")
+    edges = np.linspace(-1, 1, bins + 1)
+    for i, (label, values) in enumerate(correlations.items()):
+        v = _numpy(values).ravel()
+        median = float(np.median(v))
+        ax.hist(v, bins=edges, alpha=0.5, color=f"C{i}", label=f"{label} (median {median:.2f})")
+        ax.axvline(median, color=f"C{i}", ls="--")
+    ax.set(xlabel=xlabel, ylabel="neurons", title=title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_mei_traces(
+    result: MEIResult | Mapping[str, MEIResult],
+    *,
+    max_neurons: int = 10,
+    relative: bool = False,
+    ylabel: str = "activation (model units)",
+    title: str | None = "Activation during gradient ascent",
+) -> Figure:
+    """Each neuron's activation per gradient step (one line per neuron; colours per run).
+
+    With ``relative`` each line is divided by its final value, so runs of very different
+    activations share an axis.
+    """
+    runs = {"": result} if isinstance(result, MEIResult) else dict(result)
+    fig, ax = plt.subplots(figsize=(6, 3.2), layout="constrained")
+    for i, (label, run) in enumerate(runs.items()):
+        trace = _numpy(run.activations)[:, :max_neurons]
+        if relative:
+            trace = trace / np.abs(trace[-1:]).clip(1e-12)
+        steps = np.arange(1, len(trace) + 1)
+        lines = ax.plot(steps, trace, color=f"C{i}", lw=1, alpha=0.8)
+        if label:
+            lines[0].set_label(label)
+    ax.set(xlabel="gradient step", ylabel=ylabel, title=title)
+    if len(runs) > 1:
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_cross_activation(
+    matrix,
+    *,
+    labels: Sequence[str] | None = None,
+    title: str = "Cross-activation (row: neuron, column: MEI)",
+    cbar_label: str = "response / response to own MEI",
+) -> Figure:
+    """Heat map of neurons' responses to every MEI (``cross_activation``), with a colour bar."""
+    m = _numpy(matrix)
+    fig, ax = plt.subplots(figsize=(4.8, 4.2), layout="constrained")
+    shown = ax.imshow(m, cmap="viridis", vmin=min(0.0, float(m.min())), vmax=float(m.max()))
+    ax.set(xlabel="MEI of neuron", ylabel="neuron", title=title)
+    if labels is not None:
+        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    fig.colorbar(shown, ax=ax, label=cbar_label)
+    return fig
