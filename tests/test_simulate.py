@@ -359,3 +359,37 @@ def test_default_digital_v1():
     assert d.tier_mask("test").sum() == 1000
     ceiling = d.noise_ceiling()
     assert 0.45 < np.median(ceiling) < 0.7
+
+
+def test_start_here_checks_pass_correct_and_reject_wrong_answers(capsys):
+    from artiphys_course.checks import start_here as checks
+
+    def fano(x):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.nanmean(x.var(axis=1, ddof=1) / x.mean(axis=1), axis=0)
+
+    def ceiling(rates):
+        return np.sqrt(rates.var(0) / (rates.var(0) + rates.mean(0)))
+
+    def corr(x, y):
+        x, y = x - x.mean(0), y - y.mean(0)
+        return (x * y).sum(0) / np.sqrt((x**2).sum(0) * (y**2).sum(0))
+
+    assert checks.check_fano_factor(fano)
+    assert checks.check_poisson_noise_ceiling(ceiling)
+    assert checks.check_response_correlation(corr)
+
+    # including the images without a response is wrong, and is caught
+    def fano_zeros_counted(x):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.nan_to_num(x.var(axis=1, ddof=1) / x.mean(axis=1)).mean(axis=0)
+
+    assert not checks.check_fano_factor(fano_zeros_counted)
+    assert not checks.check_poisson_noise_ceiling(lambda r: np.sqrt(r.var(0) / r.mean(0)))
+    assert not checks.check_response_correlation(lambda x, y: (x * y).mean(0))
+
+    def unsolved(*args):
+        raise NotImplementedError("Exercise")
+
+    assert not checks.check_fano_factor(unsolved)
+    assert "not implemented yet" in capsys.readouterr().out
