@@ -1,0 +1,128 @@
+"""Figures of the layer x area grid: heat maps and per-area layer profiles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from artiphys_course.layer_grid import GridResult
+
+__all__ = ["plot_layer_grid", "plot_layer_profiles"]
+
+_LABELS = {
+    "correlation": "held-out correlation",
+    "fraction_of_ceiling": "fraction of noise ceiling",
+    "ceiling": "oracle correlation",
+    "alpha": "ridge penalty (median)",
+    "seconds": "fit time (s)",
+}
+
+
+def plot_layer_grid(
+    result: GridResult,
+    value: str = "correlation",
+    *,
+    networks: Sequence[str] | None = None,
+    readout: str | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    annotate: bool = True,
+) -> Figure:
+    """Heat maps (layers x areas), one per network, with the best layer of each area boxed.
+
+    Parameters
+    ----------
+    result : GridResult
+    value : str
+        A numeric :class:`~artiphys_course.layer_grid.GridRow` field.
+    networks : sequence of str, optional
+        Which networks (default all), one panel each, sharing the colour scale.
+    readout : str, optional
+        Needed when the grid has several readouts.
+    vmin, vmax : float, optional
+        Colour limits (default: the range over the panels).
+    annotate : bool
+        Write the value in every cell.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    networks = list(networks) if networks is not None else result.networks
+    mats = [result.matrix(net, value, readout) for net in networks]
+    lo = np.nanmin([np.nanmin(m) for m in mats]) if vmin is None else vmin
+    hi = np.nanmax([np.nanmax(m) for m in mats]) if vmax is None else vmax
+    layers, areas = result.layers, result.areas
+    fig, axes = plt.subplots(
+        1,
+        len(networks),
+        figsize=(1.2 + 1.1 * len(areas) * len(networks), 0.9 + 0.45 * len(layers)),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    image = None
+    for ax, net, m in zip(axes[0], networks, mats, strict=True):
+        image = ax.imshow(m, cmap="viridis", vmin=lo, vmax=hi, aspect="auto")
+        ax.set_xticks(range(len(areas)), areas)
+        ax.set_yticks(range(len(layers)), layers)
+        ax.set_xlabel("area")
+        ax.set_title(net)
+        for j in range(len(areas)):
+            if np.all(np.isnan(m[:, j])):
+                continue
+            i = int(np.nanargmax(m[:, j]))
+            ax.add_patch(
+                plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2)
+            )
+        if annotate:
+            mid = (lo + hi) / 2
+            for i in range(len(layers)):
+                for j in range(len(areas)):
+                    if not np.isnan(m[i, j]):
+                        color = "black" if m[i, j] > mid else "white"
+                        ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", color=color)
+    axes[0, 0].set_ylabel("layer (input -> output)")
+    fig.colorbar(image, ax=axes[0].tolist(), label=_LABELS.get(value, value))
+    fig.suptitle(f"Which layer predicts which area? ({_LABELS.get(value, value)}; red: best)")
+    return fig
+
+
+def plot_layer_profiles(
+    result: GridResult,
+    value: str = "correlation",
+    *,
+    network: str | None = None,
+    readout: str | None = None,
+    normalize: bool = True,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """One line per area: ``value`` against layer depth, peaks marked.
+
+    With ``normalize=True`` each area's profile is divided by its maximum, so areas with
+    different noise levels can be compared by *where* they peak.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    m = result.matrix(network, value, readout)
+    if normalize:
+        m = m / np.nanmax(m, axis=0, keepdims=True)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.5), constrained_layout=True)
+    x = np.arange(len(result.layers))
+    for j, area in enumerate(result.areas):
+        (line,) = ax.plot(x, m[:, j], "o-", label=area)
+        best = int(np.nanargmax(m[:, j]))
+        ax.plot(x[best], m[best, j], "*", markersize=16, color=line.get_color())
+    ax.set_xticks(x, result.layers)
+    ax.set_xlabel("layer (input -> output)")
+    label = _LABELS.get(value, value)
+    ax.set_ylabel(f"{label} / area maximum" if normalize else label)
+    title = network or result.networks[0]
+    ax.set_title(f"{title}: layer profile of each area (star = best layer)")
+    ax.legend(title="area")
+    return ax
