@@ -90,12 +90,12 @@ def test_core_regularizer_is_gamma_times_laplace_of_first_layer():
 
 def test_readout_regularizers_analytic():
     gauss = GaussianReadout((8, 5, 5), 6, gamma=0.3)  # features start at 1/channels
-    assert gauss.regularizer().item() == pytest.approx(0.3)
+    assert gauss.regularizer().item() == pytest.approx(0.3 * 6)
     fc = FullyConnectedReadout((1, 4, 4), 3, gamma=2.0, gamma_smooth=0.5)
     with torch.no_grad():
         fc.linear.weight.zero_()
         fc.linear.weight[:, 5] = 1.0  # one delta per neuron: squared norm 1, Laplace 20
-    assert fc.regularizer().item() == pytest.approx(2.0 * 1 + 0.5 * 20)
+    assert fc.regularizer().item() == pytest.approx(3 * (2.0 * 1 + 0.5 * 20))
 
 
 # ----------------------------------------------------------------------------- cores
@@ -294,7 +294,7 @@ def test_multi_readout_keys_and_errors():
             6,
             core=Stacked2dCore(1, 4, input_kernel=5),
             cortex_coordinates=np.random.default_rng(0).normal(size=(6, 3)),
-            pupil_center=np.random.default_rng(1).normal(size=(50, 2)),
+            shifter=True,
         ),
     ],
     ids=["ln", "cnn", "gaussian", "gaussian+position+shifter"],
@@ -316,15 +316,17 @@ def test_encoders_give_positive_rates_and_scalar_regularisers(build):
 def test_model_without_pupil_uses_the_mean_eye_position():
     torch.manual_seed(0)
     pupil = np.random.default_rng(0).normal(3.0, 2.0, size=(40, 2))
-    model = core_readout_model(
-        SHAPE[1:], 4, core=Stacked2dCore(1, 4, input_kernel=5), pupil_center=pupil
-    ).eval()
+    shifter = MLPShifter(pupil_mean=pupil.mean(0), pupil_std=pupil.std(0))
+    core = Stacked2dCore(1, 4, input_kernel=5)
+    readout = GaussianReadout(core.out_shape(SHAPE), 4)
+    model = Encoder(core, readout, image_shape=SHAPE, shifters=shifter).eval()
     with torch.no_grad():
-        for p in model.shifter[DEFAULT_KEY].parameters():
+        for p in shifter.parameters():
             p.normal_()
     x = torch.randn(3, *SHAPE)
     mean = torch.tensor(pupil.mean(0), dtype=torch.float).expand(3, 2)
     assert_close(model(x), model(x, pupil_center=mean))
+    assert (model(x) - model(x, pupil_center=mean + 3)).abs().max() > 1e-4
     with pytest.raises(ValueError, match="3 rows for a batch of 2"):
         model(x[:2], pupil_center=mean)
 

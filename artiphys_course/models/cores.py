@@ -226,11 +226,15 @@ class Stacked2dCore(nn.Module):
             self.features.add_module(f"layer{i}", nn.Sequential(layer))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Images ``(B, C, H, W)`` -> feature maps ``(B, C', H', W')``."""
+        """Images ``(B, C, H, W)`` -> feature maps ``(B, C', H', W')``.
+
+        Layers run on channels-last tensors: PyTorch's CPU kernels for depth-wise convolutions
+        are several times faster in that memory layout (the values are the same).
+        """
         outputs = []
         x = images
         for layer in self.features:
-            x = layer(x)
+            x = layer(x.contiguous(memory_format=torch.channels_last))
             outputs.append(x)
         if len(self.stack) == 1:
             return outputs[self.stack[0]]

@@ -255,7 +255,7 @@ def core_readout_model(
     mean_response: np.ndarray | None = None,
     core: nn.Module | None = None,
     cortex_coordinates: np.ndarray | None = None,
-    pupil_center: np.ndarray | None = None,
+    shifter: bool = False,
     gamma_readout: float = 0.1,
     sample: bool = True,
 ) -> Encoder:
@@ -275,9 +275,10 @@ def core_readout_model(
         Cortical positions of the neurons: positions are then predicted from them by a
         :class:`~artiphys_course.models.readouts.PositionNetwork` (retinotopy) instead of learned
         freely.
-    pupil_center : array, shape (n_trials, 2), optional
-        Training pupil positions: adds an :class:`~artiphys_course.models.shifters.MLPShifter`
-        standardised with their mean and s.d.
+    shifter : bool
+        Add an :class:`~artiphys_course.models.shifters.MLPShifter` (pupil position -> RF shift).
+        It expects standardised pupil positions, as
+        :func:`artiphys_course.data.static.dataloaders` gives them.
     gamma_readout : float
         L1 penalty of the readout's feature weights.
     sample : bool
@@ -297,8 +298,5 @@ def core_readout_model(
         gamma=gamma_readout,
         sample=sample,
     )
-    shifter = None
-    if pupil_center is not None:
-        pupil = np.asarray(pupil_center, dtype=np.float64)
-        shifter = MLPShifter(pupil_mean=pupil.mean(0), pupil_std=pupil.std(0))
-    return Encoder(core, readout, image_shape=shape, shifters=shifter)
+    shifters = MLPShifter() if shifter else None
+    return Encoder(core, readout, image_shape=shape, shifters=shifters)

@@ -35,6 +35,7 @@ from artiphys_course.models.cores import laplace_l2
 __all__ = [
     "grid_to_pixels",
     "pixels_to_grid",
+    "read_features",
     "FullyConnectedReadout",
     "PositionNetwork",
     "GaussianReadout",
@@ -94,6 +95,30 @@ def pixels_to_grid(pixels: torch.Tensor, shape: Sequence[int], offset: float = 0
     return torch.stack([x, y], dim=-1)
 
 
+def _read_grid(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Bilinear read of ``x (B, C, H, W)`` at ``grid (B, n, 2)`` -> ``(B, C, n)``."""
+    return F.grid_sample(x, grid[:, :, None, :], align_corners=True)[..., 0]
+
+
+def read_features(features: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    """Feature vectors at continuous pixel positions, by bilinear interpolation.
+
+    Parameters
+    ----------
+    features : Tensor, shape (B, C, H, W)
+    pixels : Tensor, shape (n, 2)
+        Positions ``(row, col)`` in pixels (pixel centres at integers), inside the map.
+
+    Returns
+    -------
+    Tensor, shape (B, C, n)
+        ``out[b, c, i]`` interpolates ``features[b, c]`` between the four pixels around
+        ``pixels[i]``; exactly ``features[b, c, row, col]`` at integer positions.
+    """
+    grid = pixels_to_grid(pixels, features.shape[-2:]).to(features)
+    return _read_grid(features, grid.expand(features.shape[0], -1, -1))
+
+
 class FullyConnectedReadout(nn.Module):
     """One linear map from all features to every neuron.
 
@@ -107,12 +132,12 @@ class FullyConnectedReadout(nn.Module):
         Initialises the bias so that an untrained model predicts the mean response (with the
         encoder's ``ELU + 1``).
     gamma : float
-        Weight of the ridge penalty: ``gamma`` times the mean over neurons of the squared norm of
-        their weights.
+        Weight of the ridge penalty ``gamma * sum(weights**2)`` (summed over neurons, like the
+        training loss, so ``gamma`` is a per-neuron trade-off).
     gamma_smooth : float
         Weight of the Laplace-L2 smoothness penalty of each neuron's weights seen as maps
-        ``(channels, height, width)`` (mean over neurons of :func:`~.cores.laplace_l2` without
-        normalisation): smooth spatial filters, as receptive fields are.
+        ``(channels, height, width)`` (:func:`~.cores.laplace_l2` without normalisation, summed
+        over neurons): smooth spatial filters, as receptive fields are.
     """
 
     def __init__(
@@ -148,12 +173,9 @@ class FullyConnectedReadout(nn.Module):
 
     def regularizer(self) -> torch.Tensor:
         """Ridge plus smoothness penalty (see the class docstring); a scalar tensor."""
-        penalty = self.gamma * self.linear.weight.pow(2).sum(1).mean()
+        penalty = self.gamma * self.linear.weight.pow(2).sum()
         if self.gamma_smooth:
-            penalty = (
-                penalty
-                + self.gamma_smooth * laplace_l2(self.weight_maps, normalize=False) / self.n_neurons
-            )
+            penalty = penalty + self.gamma_smooth * laplace_l2(self.weight_maps, normalize=False)
         return penalty
 
 
@@ -248,7 +270,8 @@ class GaussianReadout(nn.Module):
     sample : bool
         Sample positions ``mu + sigma @ z`` (``z ~ N(0, I)``, one per image) in training mode.
     gamma : float
-        Weight of the L1 penalty on the feature weights, ``gamma * mean_n sum_c |features[c, n]|``.
+        Weight of the L1 penalty on the feature weights, ``gamma * sum |features|`` (summed over
+        channels and neurons, like the training loss).
 
     Notes
     -----
@@ -332,12 +355,11 @@ class GaussianReadout(nn.Module):
         grid = grid.clamp(-1, 1)
         if shift is not None:  # may move a position off the map: it then reads zeros
             grid = grid + shift[:, None, :]
-        sampled = F.grid_sample(x, grid[:, :, None, :], align_corners=True)  # (B, C, n, 1)
-        return torch.einsum("bcn,cn->bn", sampled[..., 0], self.features) + self.bias
+        return torch.einsum("bcn,cn->bn", _read_grid(x, grid), self.features) + self.bias
 
     def regularizer(self) -> torch.Tensor:
-        """``gamma * mean over neurons of sum_c |features[c, n]|`` (sparse channel weights)."""
-        return self.gamma * self.features.abs().sum(0).mean()
+        """``gamma * sum |features|`` (sparse channel weights)."""
+        return self.gamma * self.features.abs().sum()
 
 
 class MultiReadout(nn.ModuleDict):

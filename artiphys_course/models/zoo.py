@@ -1,0 +1,282 @@
+"""Trained encoding models of the digital V1, trained once and cached.
+
+Several notebooks need the same trained models (03 trains and compares them, 05 and 06 compute
+gradient RFs and MEIs of them). :func:`trained_model` trains a model the first time it is asked for
+and stores its weights under ``runtime.data_dir()/models/<kind>-<hash>.pt``, where the hash covers
+everything that determines the result (model kind and recipe, training settings, seed, and the
+data set). Later calls, in any notebook, load the weights in well under a second, without
+re-simulating the data.
+
+Kinds (:data:`KINDS`):
+
+``"ln"``
+    Linear-nonlinear model: one smooth linear filter per neuron, ``ELU + 1``.
+``"cnn"``
+    A small conv-pool core with a fully connected readout.
+``"gaussian"``
+    Depth-separable conv core + Gaussian readout with free positions + eye-position shifter.
+``"gaussian_cortex"``
+    As ``"gaussian"``, but positions come from the neurons' cortical coordinates through a
+    position network (the retinotopic map).
+``"linear"``
+    As ``"gaussian"`` with a linear core (no nonlinearity before the final ``ELU + 1``): the
+    "linearised" model.
+
+Training is deterministic on CPU (seeded), so a cached model equals a fresh one. This is the one
+module of :mod:`artiphys_course.models` that uses :mod:`artiphys_course.training` (imported when
+called, keeping the package's import direction).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from artiphys_course.models.cores import Stacked2dCore
+from artiphys_course.models.encoders import Encoder, core_readout_model, ln_model, simple_cnn
+from artiphys_course.runtime import data_dir
+
+if TYPE_CHECKING:
+    from artiphys_course.training import TrainHistory
+
+__all__ = ["KINDS", "RECIPES", "ZooInfo", "build_model", "trained_model", "model_path"]
+
+_FORMAT = 1  # bump when the cached file layout or a recipe's meaning changes
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "ln": {
+        "model": {"gamma": 0.0, "gamma_smooth": 0.5},
+        "train": {"lr": 5e-3, "max_epochs": 8},
+    },
+    "cnn": {
+        "model": {
+            "channels": [16, 16],
+            "kernels": [9, 5],
+            "gamma_input": 1.0,
+            "gamma_readout": 0.01,
+        },
+        "train": {"lr": 5e-3, "max_epochs": 8},
+    },
+    "gaussian": {
+        "core": {"hidden_channels": 16, "layers": 3, "input_kernel": 9, "hidden_kernel": 7},
+        "model": {"shifter": True, "gamma_readout": 0.01},
+        "train": {"lr": 5e-3, "max_epochs": 8},
+    },
+    "gaussian_cortex": {
+        "core": {"hidden_channels": 16, "layers": 3, "input_kernel": 9, "hidden_kernel": 7},
+        "model": {"shifter": True, "gamma_readout": 0.01, "position_network": True},
+        "train": {"lr": 5e-3, "max_epochs": 8},
+    },
+    "linear": {
+        "core": {
+            "hidden_channels": 16,
+            "layers": 3,
+            "input_kernel": 9,
+            "hidden_kernel": 7,
+            "linear": True,
+        },
+        "model": {"shifter": True, "gamma_readout": 0.01},
+        "train": {"lr": 5e-3, "max_epochs": 8},
+    },
+}
+"""Model options and training settings of each kind (override per call with ``recipe=``)."""
+
+KINDS = tuple(RECIPES)
+
+
+@dataclass
+class ZooInfo:
+    """What :func:`trained_model` returns next to the model.
+
+    Attributes
+    ----------
+    kind : str
+    key : str
+        The configuration hash (file name stem).
+    path : Path
+        The cached weights.
+    recipe : dict
+        Model and training settings used.
+    history : TrainHistory
+        Of the run that trained the model (``epoch_seconds`` are that machine's timings).
+    loaded : bool
+        True when the weights came from the cache (no training in this call).
+    """
+
+    kind: str
+    key: str
+    path: Path
+    recipe: dict[str, Any]
+    history: TrainHistory
+    loaded: bool = False
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def build_model(
+    kind: str,
+    image_shape: tuple[int, int, int],
+    n_neurons: int,
+    *,
+    recipe: dict[str, Any] | None = None,
+    mean_response: np.ndarray | None = None,
+    cortex_coordinates: np.ndarray | None = None,
+) -> Encoder:
+    """An untrained model of ``kind`` built from its recipe (see :data:`RECIPES`).
+
+    ``cortex_coordinates`` is required by kinds with a position network (``"gaussian_cortex"``);
+    without it (rebuilding before loading cached weights) a placeholder grid is used.
+    """
+    if kind not in RECIPES:
+        raise ValueError(f"unknown model kind {kind!r}; choose one of {list(KINDS)}")
+    recipe = _merge(RECIPES[kind], recipe)
+    options = dict(recipe.get("model", {}))
+    if kind == "ln":
+        return ln_model(image_shape, n_neurons, mean_response=mean_response, **options)
+    if kind == "cnn":
+        return simple_cnn(image_shape, n_neurons, mean_response=mean_response, **options)
+    core = Stacked2dCore(image_shape[0], **recipe.get("core", {}))
+    if options.pop("position_network", False):
+        if cortex_coordinates is None:
+            cortex_coordinates = np.random.default_rng(0).uniform(-1, 1, size=(n_neurons, 2))
+        options["cortex_coordinates"] = cortex_coordinates
+    return core_readout_model(
+        image_shape, n_neurons, mean_response=mean_response, core=core, **options
+    )
+
+
+def _dataset_fingerprint(dataset: Any) -> str:
+    digest = hashlib.md5()
+    for name in ("images", "responses", "trial_image_ids", "pupil_center"):
+        value = getattr(dataset, name, None)
+        if value is not None:
+            digest.update(np.ascontiguousarray(value).tobytes())
+    digest.update(np.asarray(dataset.tiers).astype("<U10").tobytes())
+    return digest.hexdigest()
+
+
+def _config_key(kind: str, recipe: dict[str, Any], seed: int, data: str) -> str:
+    text = json.dumps(
+        {"format": _FORMAT, "kind": kind, "recipe": recipe, "seed": seed, "data": data},
+        sort_keys=True,
+    )
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def model_path(key: str, kind: str) -> Path:
+    """Cache file of a model: ``data_dir()/models/<kind>-<key>.pt``."""
+    return data_dir() / "models" / f"{kind}-{key}.pt"
+
+
+def trained_model(
+    kind: str,
+    *,
+    seed: int = 0,
+    dataset: Any = None,
+    progress: bool = False,
+    device: str | torch.device | None = None,
+    recipe: dict[str, Any] | None = None,
+) -> tuple[Encoder, ZooInfo]:
+    """A model of ``kind`` trained on the digital V1, from the cache when possible.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    seed : int
+        Seeds initialisation, batch order and training.
+    dataset : StaticDataset, optional
+        The data to train on. Default: the default digital V1
+        (``StaticDataset.from_digital_v1(make_digital_v1())``), simulated only when the model
+        is not cached yet.
+    progress : bool
+        Show training progress bars.
+    device : str or torch.device, optional
+        Where to train and put the model (default CPU: training is then deterministic and the
+        cache is shared by CPU and GPU users).
+    recipe : dict, optional
+        Overrides of :data:`RECIPES` ``[kind]``, e.g. ``{"train": {"max_epochs": 2}}``; part of
+        the cache key.
+
+    Returns
+    -------
+    model : Encoder
+        In eval mode, on ``device``. Inputs are normalised images as
+        :func:`artiphys_course.data.static.dataloaders` gives them (training statistics).
+    info : ZooInfo
+        Cache key and path, recipe, training history, and whether it was loaded.
+    """
+    if kind not in RECIPES:
+        raise ValueError(f"unknown model kind {kind!r}; choose one of {list(KINDS)}")
+    full_recipe = _merge(RECIPES[kind], recipe)
+    device = torch.device(device or "cpu")
+    if dataset is None:
+        data_id = "digital_v1-default"
+    else:
+        data_id = _dataset_fingerprint(dataset)
+    key = _config_key(kind, full_recipe, seed, data_id)
+    path = model_path(key, kind)
+
+    from artiphys_course.training import TrainHistory, train
+
+    if path.is_file():
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        model = build_model(
+            kind, tuple(saved["image_shape"]), int(saved["n_neurons"]), recipe=full_recipe
+        )
+        model.load_state_dict(saved["state_dict"])
+        history = TrainHistory(**saved["history"])
+        info = ZooInfo(kind, key, path, full_recipe, history, loaded=True)
+        return model.to(device).eval(), info
+
+    from artiphys_course.data.static import StaticDataset, dataloaders
+
+    if dataset is None:
+        from artiphys_course.simulate import make_digital_v1
+
+        dataset = StaticDataset.from_digital_v1(make_digital_v1(progress=progress))
+    loaders = dataloaders(dataset, seed=seed)
+    train_mask = dataset.tiers == "train"
+    mean = loaders["train"].normalizer.responses(dataset.responses[train_mask]).mean(0)
+    image_shape = (dataset.images.shape[1], *dataset.images.shape[2:])
+    torch.manual_seed(seed)
+    model = build_model(
+        kind,
+        image_shape,
+        dataset.n_neurons,
+        recipe=full_recipe,
+        mean_response=mean,
+        cortex_coordinates=dataset.cell_motor_coordinates,
+    )
+    settings = dict(full_recipe.get("train", {}))
+    history = train(model, loaders, seed=seed, progress=progress, device=device, **settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "image_shape": list(image_shape),
+            "n_neurons": int(dataset.n_neurons),
+            "history": dataclasses.asdict(history),
+            "recipe": json.dumps(full_recipe, sort_keys=True),
+        },
+        partial,
+    )
+    partial.replace(path)  # atomic: a crash never leaves half a file
+    return model.to(device).eval(), ZooInfo(kind, key, path, full_recipe, history, loaded=False)
