@@ -45,10 +45,12 @@ from artiphys_course.recording import TruncatedModel, get_layer, truncate
 __all__ = [
     "ReceptiveField",
     "center_unit",
+    "conv_output_size",
     "empirical_receptive_field",
     "receptive_field",
     "receptive_field_table",
     "rf_box",
+    "rf_step",
     "structural_copy",
     "support_box",
     "xn",
@@ -152,41 +154,91 @@ def _pair(v) -> tuple[int, int]:
     return (int(v[0]), int(v[1])) if isinstance(v, (tuple, list)) else (int(v), int(v))
 
 
+def rf_step(
+    rf_size: int,
+    jump: int,
+    start: float,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+) -> tuple[int, int, float]:
+    """One layer of RF arithmetic along one axis.
+
+    Parameters
+    ----------
+    rf_size, jump, start : int, int, float
+        The RF of the layer's input units (the image itself: ``1, 1, 0.0``).
+    kernel_size, stride, padding, dilation : int
+        The layer (``padding`` on the left/top side).
+
+    Returns
+    -------
+    (int, int, float)
+        ``(rf_size, jump, start)`` of the layer's output units:
+        ``r + (k_eff - 1) j``, ``j s`` and ``start + ((k_eff - 1) / 2 - p) j`` with
+        ``k_eff = d (k - 1) + 1``.
+    """
+    k_eff = dilation * (kernel_size - 1) + 1
+    return (
+        rf_size + (k_eff - 1) * jump,
+        jump * stride,
+        start + ((k_eff - 1) / 2 - padding) * jump,
+    )
+
+
+def conv_output_size(
+    n: int,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int = 1,
+    ceil_mode: bool = False,
+) -> int:
+    """Output length of a convolution or pooling along one axis (PyTorch's rule).
+
+    ``floor((n + 2 p - k_eff) / s) + 1`` with ``k_eff = d (k - 1) + 1`` (``ceil`` with
+    ``ceil_mode``, dropping a last window that would start in the right padding). ``padding``
+    may be ``(left, right)``. Raises ``ValueError`` when the input is shorter than the kernel.
+    """
+    left, right = (padding, padding) if isinstance(padding, int) else padding
+    k_eff = dilation * (kernel_size - 1) + 1
+    span = n + left + right - k_eff
+    if span < 0:
+        raise ValueError(f"an input of length {n} is shorter than the kernel span {k_eff}")
+    out = (math.ceil(span / stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= n + left:
+        out -= 1
+    return out
+
+
 def _kernel_step(module: nn.Module, name: str, state: _State) -> _State:
     k = _pair(module.kernel_size)
     s = _pair(module.stride if module.stride is not None else module.kernel_size)
     d = _pair(getattr(module, "dilation", 1))
     ceil = bool(getattr(module, "ceil_mode", False))
-    k_eff = tuple(d[a] * (k[a] - 1) + 1 for a in range(2))
     padding = module.padding
     if padding == "valid":
         pads = ((0, 0), (0, 0))
     elif padding == "same":
-        pads = tuple(((k_eff[a] - 1) // 2, (k_eff[a] - 1) - (k_eff[a] - 1) // 2) for a in range(2))
+        total = [d[a] * (k[a] - 1) for a in range(2)]
+        pads = tuple((total[a] // 2, total[a] - total[a] // 2) for a in range(2))
     else:
         p = _pair(padding)
         pads = ((p[0], p[0]), (p[1], p[1]))
-    size = tuple(state.size[a] + (k_eff[a] - 1) * state.jump[a] for a in range(2))
-    jump = tuple(state.jump[a] * s[a] for a in range(2))
-    start = tuple(
-        state.start[a] + ((k_eff[a] - 1) / 2 - pads[a][0]) * state.jump[a] for a in range(2)
-    )
+    axes = [
+        rf_step(state.size[a], state.jump[a], state.start[a], k[a], s[a], pads[a][0], d[a])
+        for a in range(2)
+    ]
     n = None
     if state.n is not None:
-        n_out = []
-        for a in range(2):
-            span = state.n[a] + pads[a][0] + pads[a][1] - k_eff[a]
-            if span < 0:
-                raise ValueError(
-                    f"the input is too small for layer {name!r}: {state.n[a]} units reach it along "
-                    f"axis {a}, its kernel spans {k_eff[a]}"
-                )
-            out = (math.ceil(span / s[a]) if ceil else span // s[a]) + 1
-            if ceil and (out - 1) * s[a] >= state.n[a] + pads[a][0]:
-                out -= 1
-            n_out.append(out)
-        n = (n_out[0], n_out[1])
-    return _State(size, jump, start, n)  # type: ignore[arg-type]
+        try:
+            n = tuple(
+                conv_output_size(state.n[a], k[a], s[a], pads[a], d[a], ceil) for a in range(2)
+            )
+        except ValueError as err:
+            raise ValueError(f"the input is too small for layer {name!r}: {err}") from None
+    return _State((axes[0][0], axes[1][0]), (axes[0][1], axes[1][1]), (axes[0][2], axes[1][2]), n)  # type: ignore[arg-type]
 
 
 def _union(a: _State, b: _State, name: str) -> _State:

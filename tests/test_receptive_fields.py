@@ -10,10 +10,12 @@ from torchvision.models import alexnet, resnet18, vgg16
 
 from artiphys_course.receptive_fields import (
     center_unit,
+    conv_output_size,
     empirical_receptive_field,
     receptive_field,
     receptive_field_table,
     rf_box,
+    rf_step,
     structural_copy,
     support_box,
     xn,
@@ -164,3 +166,26 @@ def test_center_unit_and_as_dict(models):
     row = receptive_field(models["alexnet"], "features.3", 63).as_dict()
     assert row["size"] == 51 and row["jump"] == 8 and row["start"] == 7.0
     assert row["output_size"] == 7 and np.isscalar(row["size"])
+
+
+def test_rf_step_and_output_size_by_hand_and_against_torch():
+    # AlexNet conv1 by hand: k 11, s 4, p 2 -> r 11, j 4, start = (11 - 1) / 2 - 2 = 3
+    assert rf_step(1, 1, 0.0, 11, 4, 2) == (11, 4, 3.0)
+    assert rf_step(11, 4, 3.0, 3, 2) == (19, 8, 7.0)  # then max pooling 3 / 2
+    assert rf_step(1, 1, 0.0, 3, dilation=2, padding=2) == (5, 1, 0.0)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        n, k, s, d = rng.integers(8, 40), rng.integers(1, 6), rng.integers(1, 4), rng.integers(1, 3)
+        p = int(rng.integers(0, k // 2 + 1))
+        ceil = bool(rng.integers(0, 2))
+        x = torch.zeros(1, 1, 1, int(n))
+        conv = nn.functional.conv2d(
+            x,
+            torch.zeros(1, 1, 1, int(k)),
+            stride=(1, int(s)),
+            padding=(0, p),
+            dilation=(1, int(d)),
+        )
+        assert conv_output_size(n, k, s, p, d) == conv.shape[-1]
+        pool = nn.functional.max_pool2d(x, (1, int(k)), (1, int(s)), (0, p), (1, int(d)), ceil)
+        assert conv_output_size(n, k, s, p, d, ceil) == pool.shape[-1]
