@@ -188,7 +188,7 @@ def plot_mean_variance(
 
 
 def plot_noise_ceilings(ceilings: dict[str, np.ndarray], *, bins: int = 30) -> Figure:
-    """Overlaid histograms of per-neuron ceilings / correlations, medians marked.
+    """Overlaid outline histograms of per-neuron ceilings / correlations, medians dashed.
 
     Parameters
     ----------
@@ -204,7 +204,12 @@ def plot_noise_ceilings(ceilings: dict[str, np.ndarray], *, bins: int = 30) -> F
         values = np.asarray(values, dtype=float)
         median = np.nanmedian(values)
         ax.hist(
-            values, bins=edges, alpha=0.45, color=f"C{k}", label=f"{label} (median {median:.2f})"
+            values,
+            bins=edges,
+            histtype="step",
+            lw=2,
+            color=f"C{k}",
+            label=f"{label} (median {median:.2f})",
         )
         ax.axvline(median, color=f"C{k}", ls="--")
     ax.set_xlabel("correlation with single-trial responses")
