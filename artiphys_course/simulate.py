@@ -532,8 +532,8 @@ class DigitalV1Model(nn.Module):
         # c_shifted(x) = c(x + s): multiply the spectrum by exp(+2 pi i f.s) (separable)
         angle_row = 2 * math.pi * f_row[None, :] * eye_shift[:, :1]
         angle_col = 2 * math.pi * f_col[None, :] * eye_shift[:, 1:]
-        ramp_row = torch.polar(torch.ones_like(angle_row), angle_row)
-        ramp_col = torch.polar(torch.ones_like(angle_col), angle_col)
+        ramp_row = torch.complex(torch.cos(angle_row), torch.sin(angle_row))
+        ramp_col = torch.complex(torch.cos(angle_col), torch.sin(angle_col))
         spectrum = torch.fft.rfft2(canvas) * ramp_row[:, :, None] * ramp_col[:, None, :]
         shifted = torch.fft.irfft2(spectrum, s=(hc, wc))
         return shifted.reshape(len(images), -1) @ bank.T
