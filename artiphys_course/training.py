@@ -37,7 +37,7 @@ def _mse(rates: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
 LOSSES: dict[str, LossFn] = {"poisson": _poisson, "mse": _mse}
 """Named data losses for :func:`train`: summed over neurons, averaged over the trials of a batch."""
 
-STOP_REASONS = ("early_stopping", "max_epochs", "max_seconds")
+_NAN_ADVICE = "Remove or impute these trials before training; the loss would become NaN."
 
 
 @dataclass
@@ -114,6 +114,18 @@ def _check_loaders(loaders: Mapping[str, DataLoader]) -> None:
     if missing:
         raise KeyError(f"loaders lacks {missing}; it has {sorted(loaders)}.")
     for key in ("train", "validation"):
+        stored = getattr(getattr(loaders[key], "dataset", None), "responses", None)
+        if isinstance(stored, (torch.Tensor, np.ndarray)):  # in-memory data: check at once
+            if len(loaders[key]) == 0:
+                raise ValueError(f"loaders[{key!r}] yields no batches.")
+            bad = ~np.isfinite(np.asarray(stored.cpu() if torch.is_tensor(stored) else stored))
+            if bad.any():
+                trial, neuron = np.argwhere(bad)[0]
+                raise ValueError(
+                    f"loaders[{key!r}] has non-finite responses (NaN or inf), first at trial "
+                    f"{trial}, neuron {neuron} of its data set. {_NAN_ADVICE}"
+                )
+            continue
         n_batches = 0
         for i, batch in enumerate(loaders[key]):
             n_batches += 1
@@ -128,8 +140,7 @@ def _check_loaders(loaders: Mapping[str, DataLoader]) -> None:
                 trial, neuron = (int(v) for v in bad.nonzero()[0])
                 raise ValueError(
                     f"loaders[{key!r}] has non-finite responses (NaN or inf), first in batch {i}, "
-                    f"trial {trial}, neuron {neuron}. Remove or impute these trials before "
-                    "training; the loss would become NaN."
+                    f"trial {trial}, neuron {neuron}. {_NAN_ADVICE}"
                 )
         if n_batches == 0:
             raise ValueError(f"loaders[{key!r}] yields no batches.")

@@ -143,6 +143,17 @@ def test_nan_responses_raise_before_training():
     assert torch.equal(model.linear.weight, before)
 
 
+def test_nan_in_a_data_set_raises_before_training(ln_data):
+    data, _, _ = ln_data
+    loaders = _loaders(data)
+    loaders["validation"].dataset.responses[7, 3] = float("nan")  # e.g. a lost frame
+    model = LNPoisson()
+    before = model.linear.weight.detach().clone()
+    with pytest.raises(ValueError, match="'validation'.*non-finite.*trial 7, neuron 3"):
+        train(model, loaders, progress=False)
+    assert torch.equal(model.linear.weight, before)
+
+
 def test_bad_arguments(ln_data):
     data, _, _ = ln_data
     loaders = _loaders(data)
