@@ -36,6 +36,7 @@ from artiphys_course.receptive_fields import receptive_field, xn
 from artiphys_course.recording import TruncatedModel, get_layer, set_eval
 from artiphys_course.runtime import progress_bar
 from artiphys_course.stimuli import BarSet
+from artiphys_course.tuning import preferred_orientation as circular_preference
 
 __all__ = [
     "BarMapResult",
@@ -545,7 +546,8 @@ def preferred_orientation(
     method : {"vector", "peak"}
         ``"peak"``: the orientation with the largest response. ``"vector"`` (default): the
         direction of the vector sum of ``(tuning - min) * exp(2i theta)`` (angles doubled because
-        orientation repeats every 180 degrees), which interpolates between sampled orientations.
+        orientation repeats every 180 degrees), which interpolates between sampled orientations
+        (:func:`artiphys_course.tuning.preferred_orientation`).
 
     Returns
     -------
@@ -558,9 +560,7 @@ def preferred_orientation(
         return orientations[np.argmax(tuning, axis=1)] % 180.0
     if method != "vector":
         raise ValueError(f"method must be 'vector' or 'peak', got {method!r}")
-    weights = tuning - tuning.min(axis=1, keepdims=True)
-    vector = (weights * np.exp(2j * np.deg2rad(orientations))).sum(axis=1)
-    return (np.rad2deg(np.angle(vector)) / 2) % 180.0
+    return circular_preference(tuning.T, orientations, lower=0.0)
 
 
 # --------------------------------------------------------------------------- the whole method
