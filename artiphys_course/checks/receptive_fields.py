@@ -54,7 +54,7 @@ def check_output_size(student: Callable) -> bool:
         conv_output_size,
         cases,
         name="output_size",
-        hint="(n + 2 * padding - k_eff) // stride + 1 with k_eff = dilation * (kernel_size - 1) + 1",
+        hint="(n + 2 * padding - k_eff) // stride + 1, k_eff = dilation * (kernel_size - 1) + 1",
         fallback="artiphys_course.receptive_fields.conv_output_size",
     )
 
