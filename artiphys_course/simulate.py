@@ -105,7 +105,7 @@ def make_images(
         Fraction of images (0..1) replaced by random crops (random position, scale 1-1.5x,
         horizontal flip) of the photographs shipped with installed packages
         (matplotlib's ``grace_hopper.jpg``, scikit-learn's ``china.jpg`` and ``flower.jpg``).
-        Default 0: the default data set then depends on nothing but numpy.
+        Default 0: the default data set then depends on no image file.
     blur_sigma : float
         Standard deviation of the optical blur in pixels (0 = none).
     mean_range, std_range : (float, float)
