@@ -482,16 +482,17 @@ def make_bar_set(
     aspect_ratios: Sequence[float] = (0.5, 0.2, 0.1),
     n_orientations: int = 8,
     polarities: Sequence[int] = (1, -1),
-    n_positions: int = 13,
-    position_extent: float = 1.0,
+    n_positions: int | tuple[int, int] = 13,
+    position_extent: float | tuple[float, float] = 1.0,
     min_width: float = 1.0,
 ) -> BarSet:
     """A full factorial bar set for receptive-field mapping.
 
     Lengths are fractions of the RF size, widths are ``aspect_ratio * length`` (at least
     ``min_width`` pixels), orientations are evenly spaced in [0, 180), and every bar is placed on a
-    square ``n_positions x n_positions`` grid symmetric about ``rf_center`` spanning
-    ``position_extent * rf_size`` pixels. The defaults (4 lengths x 3 aspect ratios x 8
+    ``n_positions x n_positions`` grid symmetric about ``rf_center`` spanning
+    ``position_extent * rf_size`` pixels (give ``(rows, cols)`` pairs for a rectangular grid, e.g.
+    to cover a whole wide screen). The defaults (4 lengths x 3 aspect ratios x 8
     orientations x 2 polarities x 13 x 13 positions = 32,448 bars) follow the size of the
     RF-mapping sets of Pospisil, Pasupathy & Bair (2018).
 
@@ -518,14 +519,24 @@ def make_bar_set(
     if any(p not in (1, -1) for p in polarities):
         raise ValueError(f"polarities must be +1 and/or -1, got {polarities}")
     oris = np.arange(n_orientations) * 180.0 / n_orientations
-    offsets = position_grid(position_extent * rf_size, n_positions)
+    n_rows, n_cols = (n_positions, n_positions) if np.isscalar(n_positions) else n_positions
+    ext_rows, ext_cols = (
+        (position_extent, position_extent) if np.isscalar(position_extent) else position_extent
+    )
+    row_offsets = position_grid(ext_rows * rf_size, int(n_rows))
+    col_offsets = position_grid(ext_cols * rf_size, int(n_cols))
     bar_len = np.asarray(lengths, dtype=float) * rf_size
     shapes = np.array(
         [(ln, max(ar * ln, min_width)) for ln in bar_len for ar in aspect_ratios], dtype=float
     )
     grid = np.stack(
         np.meshgrid(
-            np.arange(len(shapes)), oris, np.asarray(polarities), offsets, offsets, indexing="ij"
+            np.arange(len(shapes)),
+            oris,
+            np.asarray(polarities),
+            row_offsets,
+            col_offsets,
+            indexing="ij",
         ),
         axis=-1,
     ).reshape(-1, 5)

@@ -156,5 +156,10 @@ def test_bar_set_around_an_off_centre_rf():
     bars = make_bar_set((36, 64), rf_size=12, rf_center=(10.0, 40.0), n_positions=5)
     np.testing.assert_allclose(bars.center.mean(0), [10.0, 40.0], atol=1e-4)
     assert bars.rf_center == (10.0, 40.0)
+    wide = make_bar_set((36, 64), rf_size=36, n_positions=(5, 9), position_extent=(1.0, 2.0))
+    assert len(wide) == 4 * 3 * 8 * 2 * 5 * 9
+    assert np.ptp(wide.center[:, 0]) == pytest.approx(36.0)
+    assert np.ptp(wide.center[:, 1]) == pytest.approx(72.0)
+    np.testing.assert_allclose(wide.center.mean(0), [17.5, 31.5], atol=1e-4)
     with pytest.raises(ValueError, match="polarities"):
         make_bar_set(20, 10, polarities=(2,))
