@@ -221,7 +221,7 @@ def train_decoder(
     test_fraction: float = 0.2,
     epochs: int = 50,
     batch_size: int = 128,
-    lr: float = 3e-3,
+    lr: float | None = None,
     weight_decay: float = 0.0,
     dropout: float = 0.0,
     l1: float = 0.0,
@@ -247,8 +247,12 @@ def train_decoder(
         Orientation bins for ``target="classes"``.
     test_fraction : float
         Fraction of stimuli held out, drawn with ``seed``.
-    epochs, batch_size, lr : int, int, float
+    epochs, batch_size : int
         Adam optimisation; batches are shuffled with a generator seeded by ``seed``.
+    lr : float, optional
+        Adam learning rate. Adam moves every weight by roughly ``lr`` per step, so the change of
+        a hidden unit's input grows with the number of neurons it reads; the default
+        ``min(3e-3, 3 / n_neurons)`` keeps training stable from hundreds to ~23,000 neurons.
     weight_decay : float
         L2 penalty on all weights (Adam's ``weight_decay``).
     dropout : float
@@ -294,6 +298,8 @@ def train_decoder(
         lower = -period / 2 if np.any(y < 0) else 0.0
     y = wrap_orientation(y, period, lower)
     device = get_device(device)
+    if lr is None:
+        lr = min(3e-3, 3.0 / x.shape[1])
 
     order = np.random.default_rng(seed).permutation(n)
     test_index, train_index = np.sort(order[:n_test]), np.sort(order[n_test:])

@@ -135,6 +135,17 @@ class TuningCurves:
     def n_units(self) -> int:
         return self.mean.shape[1]
 
+    def select(self, units: int | np.ndarray | list[int]) -> TuningCurves:
+        """The tuning curves of a subset of units (columns), e.g. to fit or plot only those."""
+        index = np.atleast_1d(np.asarray(units))
+        if index.dtype.kind in "iu" and index.size and (
+            index.min() < -self.n_units or index.max() >= self.n_units
+        ):
+            raise IndexError(f"units {index.tolist()} out of range: there are {self.n_units} units")
+        return TuningCurves(
+            self.orientation_deg, self.mean[:, index], self.sem[:, index], self.count, self.period
+        )
+
 
 def tuning_curves(
     responses: np.ndarray | torch.Tensor,

@@ -159,3 +159,13 @@ def test_sort_by_preference_gives_diagonal():
 def test_clear_errors(call):
     with pytest.raises(ValueError):
         call()
+
+
+def test_select_subset_of_units():
+    resp = np.arange(12.0).reshape(4, 3)
+    tc = tuning_curves(resp, np.array([0.0, 45.0, 90.0, 135.0]))
+    sub = tc.select([2, 0])
+    np.testing.assert_array_equal(sub.mean, resp[:, [2, 0]])
+    assert sub.n_units == 2 and sub.period == tc.period
+    with pytest.raises(IndexError, match="3 units"):
+        tc.select([3])

@@ -200,8 +200,16 @@ def plot_rdms(
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(3.3 * ncols, 3.0 * nrows), layout="constrained", squeeze=False
     )
-    for ax, (name, r) in zip(axes.flat, rdms.items(), strict=False):
-        plot_rdm(r, orientation_deg, ax=ax, title=name, cbar_label=cbar_label)
+    for k, (name, r) in enumerate(rdms.items()):
+        ax = axes.flat[k]
+        last_in_row = k % ncols == ncols - 1 or k == n - 1
+        plot_rdm(
+            r, orientation_deg, ax=ax, title=name, cbar_label=cbar_label if last_in_row else ""
+        )
+        if k % ncols:  # axis labels only on the outer panels
+            ax.set_ylabel("")
+        if k + ncols < n:
+            ax.set_xlabel("")
     for ax in axes.flat[n:]:
         ax.axis("off")
     return fig
@@ -213,8 +221,12 @@ def plot_rsa(
     ax: Axes | None = None,
     reference: str = "V1",
     title: str | None = None,
+    colors: Sequence[str] | str = "tab:blue",
 ) -> Axes:
-    """Bar chart of RDM similarities with bootstrap confidence intervals (one bar per entry)."""
+    """Bar chart of RDM similarities with bootstrap confidence intervals (one bar per entry).
+
+    ``colors`` is one Matplotlib colour or one per entry (e.g. to set controls apart).
+    """
     ax = _axes(ax, (5, 3.5))
     names = list(results)
     if not names:
@@ -223,7 +235,7 @@ def plot_rsa(
     low = np.array([results[k].ci_low for k in names])
     high = np.array([results[k].ci_high for k in names])
     x = np.arange(len(names))
-    ax.bar(x, sim, color="tab:blue", alpha=0.8)
+    ax.bar(x, sim, color=colors, alpha=0.8)
     ax.errorbar(x, sim, yerr=[sim - low, high - sim], fmt="none", ecolor="k", capsize=4)
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set_xticks(x, names, rotation=30, ha="right")
