@@ -477,7 +477,7 @@ def _optimise(
         for transform in transforms:
             shown = transform(shown, generator)
         own = _check_responses(fn(shown), len(chunk)).gather(1, cols)[:, 0]
-        trace.append(own.detach().cpu())
+        trace.append(own.detach())  # stays on the device: no sync per step
         # the gradient with respect to the image parameter only: the model's .grad stay untouched
         (grad,) = torch.autograd.grad(-own.sum(), param)
         if precondition is not None:
@@ -490,7 +490,7 @@ def _optimise(
     with torch.no_grad():
         images = constrain(parameterization(param))
         final = fn(images).gather(1, cols)[:, 0]
-    return images.detach().cpu(), torch.stack(trace), final.cpu()
+    return images.detach().cpu(), torch.stack(trace).cpu(), final.cpu()
 
 
 # --------------------------------------------------------------------------------------------
