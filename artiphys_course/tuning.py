@@ -138,8 +138,10 @@ class TuningCurves:
     def select(self, units: int | np.ndarray | list[int]) -> TuningCurves:
         """The tuning curves of a subset of units (columns), e.g. to fit or plot only those."""
         index = np.atleast_1d(np.asarray(units))
-        if index.dtype.kind in "iu" and index.size and (
-            index.min() < -self.n_units or index.max() >= self.n_units
+        if (
+            index.dtype.kind in "iu"
+            and index.size
+            and (index.min() < -self.n_units or index.max() >= self.n_units)
         ):
             raise IndexError(f"units {index.tolist()} out of range: there are {self.n_units} units")
         return TuningCurves(
