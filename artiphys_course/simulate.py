@@ -130,10 +130,11 @@ def make_images(
         images[which] = _photo_crops(n_photos, h, w, rng)
     mean = rng.uniform(*mean_range, size=(n, 1, 1)).astype(np.float32)
     std = rng.uniform(*std_range, size=(n, 1, 1)).astype(np.float32)
-    centred = images - images.mean(axis=(1, 2), keepdims=True)
-    scale = centred.std(axis=(1, 2), keepdims=True)
-    images = mean + std * centred / np.maximum(scale, 1e-6)
-    return np.clip(images, 0.0, 255.0).astype(np.float32)[:, None]
+    # in place: scale each image to its mean and standard deviation, clip to 0..255
+    images -= images.mean(axis=(1, 2), keepdims=True)
+    images *= std / np.maximum(images.std(axis=(1, 2), keepdims=True), 1e-6)
+    images += mean
+    return np.clip(images, 0.0, 255.0, out=images)[:, None]
 
 
 def _shape(image_shape: Sequence[int]) -> tuple[int, int]:
@@ -189,21 +190,27 @@ def _dead_leaves(n: int, h: int, w: int, n_leaves: int, rng: np.random.Generator
 
 
 def _shade_and_blur(images: np.ndarray, blur_sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """Multiply by a smooth 1/f illumination field and blur with a Gaussian (FFTs in float32)."""
+    """Multiply by a smooth 1/f illumination field and blur with a Gaussian, in place.
+
+    FFTs in float32, 1024 images at a time to bound memory.
+    """
     n, h, w = images.shape
     f_row = torch.fft.fftfreq(h)[:, None]
     f_col = torch.fft.rfftfreq(w)[None, :]
     f = torch.sqrt(f_row**2 + f_col**2)
     # illumination: random spectrum with 1/f amplitude at large scales (< 4 cycles per image)
     amplitude = torch.where((f > 0) & (f < 4.0 / max(h, w)), 1.0 / f.clamp_min(1e-9), 0.0)
+    transfer = torch.exp(-2.0 * (math.pi * blur_sigma * f) ** 2)
     coefficients = torch.from_numpy(rng.standard_normal((n, h, w // 2 + 1, 2), dtype=np.float32))
-    light = torch.fft.irfft2(torch.view_as_complex(coefficients) * amplitude, s=(h, w))
-    light = light / light.std(dim=(1, 2), keepdim=True).clamp_min(1e-9)
-    shaded = torch.from_numpy(images) * torch.exp(0.15 * light)
-    if blur_sigma > 0:
-        transfer = torch.exp(-2.0 * (math.pi * blur_sigma * f) ** 2)
-        shaded = torch.fft.irfft2(torch.fft.rfft2(shaded) * transfer, s=(h, w))
-    return shaded.numpy()
+    for start in range(0, n, 1024):
+        chunk = slice(start, start + 1024)
+        light = torch.fft.irfft2(torch.view_as_complex(coefficients[chunk]) * amplitude, s=(h, w))
+        light = light / light.std(dim=(1, 2), keepdim=True).clamp_min(1e-9)
+        shaded = torch.from_numpy(images[chunk]) * torch.exp(0.15 * light)
+        if blur_sigma > 0:
+            shaded = torch.fft.irfft2(torch.fft.rfft2(shaded) * transfer, s=(h, w))
+        images[chunk] = shaded.numpy()
+    return images
 
 
 def _photos() -> list[np.ndarray]:
