@@ -6,12 +6,12 @@ known: each higher area combines the V1-like units of :mod:`artiphys_course.simu
 filters, quadrature-pair energy) into larger, more selective receptive fields, so deeper areas
 need more nonlinear stages and bigger spatial context::
 
-    "V1"  simple cells  rate = b + g * relu(<gabor, c>)**2                      one Gabor, 2-8 px
+    "V1"  simple cells  rate = b + g * relu(<gabor, c>)**2                      one Gabor, radius 3-6 px
           complex cells rate = b + g * (<even, c>**2 + <odd, c>**2)             (energy model)
     "V2"  pooled energy: mean of normalised energies E_k / (E_k + s_k) of 4 same-orientation
-          complex subunits around the centre (texture / orientation-contrast-like), 10-16 px
+          complex subunits around the centre (texture / orientation-contrast-like), radius 11-15 px
     "V4"  conjunction: geometric mean of normalised energies of 2-3 subunits with different
-          orientations at different positions (corners, curves); an AND, not a sum, 12-20 px
+          orientations at different positions (corners, curves); an AND, not a sum, radius 13-18 px
 
 where ``c = (image - 127.5) / 127.5`` is the contrast image and ``s_k`` a semi-saturation
 constant (divisive normalisation, the median energy of the subunit over the images; Heeger
@@ -52,6 +52,8 @@ __all__ = [
 
 #: The areas :func:`make_visual_hierarchy` can build, shallowest first.
 AREAS = ("V1", "V2", "V4")
+# distance (pixels) of the subunit centres from the neuron's RF centre, per higher area
+_SPREAD = {"V2": (5.0, 8.0), "V4": (7.0, 11.0)}
 
 
 def _units(
@@ -263,9 +265,9 @@ def _build_v1(n, centers, rng, shape):
         rng,
         center=centers,
         orientation=rng.uniform(0, 180, n),
-        sf_range=(0.08, 0.2),
+        sf_range=(0.1, 0.25),
         cycles=(0.3, 0.45),
-        sigma_max=3.5,
+        sigma_max=2.5,
         cell_type=cell_type,
     )
     model = DigitalV1Model(units, shape)
@@ -372,7 +374,7 @@ def make_visual_hierarchy(
     built: dict[str, SimulatedArea] = {}
     for name in config["areas"]:
         area_rng = np.random.default_rng([seed, AREAS.index(name)])
-        margin = {"V1": 4.0, "V2": 8.0, "V4": 9.0}[name]
+        margin = {"V1": 4.0, "V2": _SPREAD["V2"][1] + 3, "V4": _SPREAD["V4"][1] + 3}[name]
         centers = np.stack(
             [
                 area_rng.uniform(margin, h - 1 - margin, n_neurons),
@@ -384,14 +386,14 @@ def make_visual_hierarchy(
             model, radius, description = _build_v1(n_neurons, centers, area_rng, (h, w))
         elif name == "V2":
             model, radius = _build_higher(
-                n_neurons, centers, area_rng, (h, w), k=4, spread=(4.0, 6.0),
+                n_neurons, centers, area_rng, (h, w), k=4, spread=_SPREAD["V2"],
                 combine="mean", same_orientation=True,
             )  # fmt: skip
             description = "pooled normalised energy of 4 same-orientation subunits"
         else:
             model, radius = _build_higher(
                 n_neurons, centers, area_rng, (h, w), k=int(area_rng.integers(2, 4)),
-                spread=(5.0, 8.0), combine="geometric", same_orientation=False,
+                spread=_SPREAD["V4"], combine="geometric", same_orientation=False,
             )  # fmt: skip
             description = "conjunction (geometric mean) of 2-3 differently oriented subunits"
         if isinstance(model, SubunitArea):

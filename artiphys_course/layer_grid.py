@@ -53,6 +53,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
+import scipy.linalg
 import torch
 from torch import nn
 
@@ -66,6 +67,7 @@ __all__ = [
     "GridResult",
     "GridRow",
     "RidgeReadout",
+    "best_layers",
     "evaluate_predictions",
     "fit_factorized_readout",
     "fit_ridge",
@@ -124,6 +126,10 @@ def _as_matrix(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
     return x.reshape(len(x), -1)
 
 
+def _eigh(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return scipy.linalg.eigh(a, driver="evr", overwrite_a=True, check_finite=False)
+
+
 def fit_ridge(
     features: np.ndarray | torch.Tensor,
     responses: np.ndarray | torch.Tensor,
@@ -172,13 +178,14 @@ def fit_ridge(
     if n < 3:
         raise ValueError(f"need at least 3 samples for leave-one-out, got {n}")
     x_mean, y_mean = x.mean(0, dtype=np.float64), y.mean(0)
-    xc, yc = (x - x_mean).astype(work, copy=False), y - y_mean
+    xc, yc = x - x_mean.astype(work), y - y_mean
 
     dual = n <= p
+    # LAPACK's MRRR driver (evr) is several times faster here than numpy's default (evd)
     if dual:  # Gram matrix Xc Xc^T = U diag(lam) U^T
-        lam, u = np.linalg.eigh((xc @ xc.T).astype(np.float64))
+        lam, u = _eigh((xc @ xc.T).astype(np.float64))
     else:  # covariance Xc^T Xc = V diag(lam) V^T, U = Xc V / sqrt(lam)
-        lam, v = np.linalg.eigh((xc.T @ xc).astype(np.float64))
+        lam, v = _eigh((xc.T @ xc).astype(np.float64))
     keep = lam > max(lam.max(initial=0.0), 0.0) * 1e-10
     if not keep.any():
         raise ValueError("features are constant across samples: nothing to regress on")
@@ -466,6 +473,35 @@ def evaluate_predictions(area: AreaData, predictions: np.ndarray) -> tuple[np.nd
     return np.asarray(corr, dtype=np.float64), np.asarray(ceiling, dtype=np.float64)
 
 
+def best_layers(matrix: np.ndarray, layers: Sequence[str], areas: Sequence[str]) -> dict[str, str]:
+    """The best layer of each area from a ``(n_layers, n_areas)`` score matrix.
+
+    Parameters
+    ----------
+    matrix : np.ndarray
+        ``(n_layers, n_areas)`` scores (higher is better); NaN cells are ignored.
+    layers, areas : sequence of str
+        Row and column labels.
+
+    Returns
+    -------
+    dict
+        ``{area: layer}`` with the highest score in the area's column (the first on ties).
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.shape != (len(layers), len(areas)):
+        raise ValueError(
+            f"matrix must be (n_layers, n_areas) = ({len(layers)}, {len(areas)}), "
+            f"got {matrix.shape}"
+        )
+    out = {}
+    for j, area in enumerate(areas):
+        if np.all(np.isnan(matrix[:, j])):
+            raise ValueError(f"area {area!r} has no score in any layer")
+        out[area] = layers[int(np.nanargmax(matrix[:, j]))]
+    return out
+
+
 @dataclass
 class GridRow:
     """One cell of the grid (all neurons of one area read out of one layer of one network).
@@ -532,9 +568,7 @@ class GridResult:
         self, network: str | None = None, value: str = "correlation", readout: str | None = None
     ) -> dict[str, str]:
         """The layer with the highest ``value`` for each area of one network."""
-        m = self.matrix(network, value, readout)
-        layers = self.layers
-        return {a: layers[int(np.nanargmax(m[:, j]))] for j, a in enumerate(self.areas)}
+        return best_layers(self.matrix(network, value, readout), self.layers, self.areas)
 
     def to_csv(self, path: str | Path) -> Path:
         """Write one line per cell (header = :class:`GridRow` fields); returns the path."""

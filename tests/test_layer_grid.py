@@ -185,3 +185,92 @@ def test_evaluation_without_repeats_has_no_ceiling():
     assert np.isnan(ceiling).all()
     with pytest.raises(ValueError, match="predictions must be"):
         evaluate_predictions(area, test[:4])
+
+
+def test_exercise_checks_accept_the_reference_and_reject_mistakes(capsys):
+    from artiphys_course.checks.layer_grid import (
+        check_best_layer_per_area,
+        check_ridge_fit,
+        check_to_network_input,
+    )
+    from artiphys_course.features import to_network_input
+    from artiphys_course.layer_grid import best_layers
+
+    def ridge(x, y, alpha):
+        xm, ym = x.mean(0), y.mean(0)
+        xc, yc = x - xm, y - ym
+        w = np.linalg.solve(xc.T @ xc + alpha * np.eye(x.shape[1]), xc.T @ yc)
+        return w, ym - xm @ w
+
+    def ridge_penalising_the_intercept(x, y, alpha):
+        x1 = np.hstack([x, np.ones((len(x), 1))])
+        w = np.linalg.solve(x1.T @ x1 + alpha * np.eye(x1.shape[1]), x1.T @ y)
+        return w[:-1], w[-1]
+
+    def unsolved(*args):
+        raise NotImplementedError("Exercise")
+
+    assert check_ridge_fit(ridge)
+    assert not check_ridge_fit(ridge_penalising_the_intercept)
+    assert not check_ridge_fit(unsolved)
+    assert check_to_network_input(to_network_input)
+    assert not check_to_network_input(lambda x, s: to_network_input(x, s, normalize=False))
+    assert check_best_layer_per_area(best_layers)
+    assert not check_best_layer_per_area(lambda m, la, ar: {a: la[0] for a in ar})
+    out = capsys.readouterr().out
+    assert "not implemented yet" in out and "Hint" in out
+
+
+@pytest.fixture(scope="module")
+def hierarchy_grid():
+    """Grid of V1 and V4 of the simulated hierarchy on AlexNet conv1-conv3 (untrained, and
+    ImageNet-pretrained from the partial checkpoint when ../shared/data has it)."""
+    from conftest import shared_data_dir
+
+    from artiphys_course.features import ALEXNET_LAYERS, extract_features
+    from artiphys_course.hierarchy import make_visual_hierarchy
+    from artiphys_course.models.pretrained import load_pretrained
+
+    hier = make_visual_hierarchy(n_neurons=40, n_train=500, n_test_images=40, areas=("V1", "V4"))
+    nets = {"untrained": load_pretrained("alexnet", weights="untrained")}
+    shared = shared_data_dir()
+    checkpoint = shared / "alexnet_conv1-3_torchvision_imagenet.pth" if shared else None
+    if checkpoint is not None and checkpoint.is_file():
+        nets["pretrained"] = load_pretrained("alexnet", path=checkpoint, download=False)
+    layers = {k: ALEXNET_LAYERS[k] for k in ("conv1", "conv2", "conv3")}
+    features = {
+        name: extract_features(
+            net, hier.images, layers, input_size=(72, 128), pool=(6, 8), progress=False
+        )
+        for name, net in nets.items()
+    }
+    areas = [
+        AreaData(a.name, a.train_image_ids, a.train_responses, a.test_image_ids, a.test_responses)
+        for a in hier.areas.values()
+    ]
+    return run_layer_grid(features, areas, progress=False)
+
+
+def _depth_gain(result, network):
+    """How much more V4 than V1 gains from conv1 to its best deeper layer."""
+    m = result.matrix(network, "fraction_of_ceiling")
+    gain = m[1:].max(0) - m[0]
+    return gain[1] - gain[0]
+
+
+@pytest.mark.slow
+def test_untrained_control_shows_the_higher_area_needs_deeper_layers(hierarchy_grid):
+    # random filters: V4 (conjunctions of subunits over ~30 px) gains clearly more from depth
+    # than V1 (single Gabors); both are predicted far above chance
+    assert _depth_gain(hierarchy_grid, "untrained") > 0.03
+    assert np.all(hierarchy_grid.matrix("untrained", "correlation").max(0) > 0.2)
+
+
+@pytest.mark.slow
+def test_pretrained_layers_order_the_simulated_hierarchy(hierarchy_grid):
+    if "pretrained" not in hierarchy_grid.networks:
+        pytest.skip("the partial AlexNet checkpoint (../shared/data) is not present")
+    layers = hierarchy_grid.layers
+    best = hierarchy_grid.best_layers("pretrained", "fraction_of_ceiling")
+    assert layers.index(best["V1"]) < layers.index(best["V4"])
+    assert _depth_gain(hierarchy_grid, "pretrained") > 0.03
