@@ -6,12 +6,12 @@ known: each higher area combines the V1-like units of :mod:`artiphys_course.simu
 filters, quadrature-pair energy) into larger, more selective receptive fields, so deeper areas
 need more nonlinear stages and bigger spatial context::
 
-    "V1"  simple cells  rate = b + g * relu(<gabor, c>)**2                      one Gabor, radius 3-6 px
-          complex cells rate = b + g * (<even, c>**2 + <odd, c>**2)             (energy model)
+    "V1"  simple cells   rate = b + g * relu(<gabor, c>)**2            one Gabor, radius 3-6 px
+          complex cells  rate = b + g * (<even, c>**2 + <odd, c>**2)   (energy model)
     "V2"  pooled energy: mean of normalised energies E_k / (E_k + s_k) of 4 same-orientation
-          complex subunits around the centre (texture / orientation-contrast-like), radius 11-15 px
+          complex subunits around the centre (texture-like pooling), radius 11-15 px
     "V4"  conjunction: geometric mean of normalised energies of 2-3 subunits with different
-          orientations at different positions (corners, curves); an AND, not a sum, radius 13-18 px
+          orientations at different positions (corners, curves), an AND, radius 13-18 px
 
 where ``c = (image - 127.5) / 127.5`` is the contrast image and ``s_k`` a semi-saturation
 constant (divisive normalisation, the median energy of the subunit over the images; Heeger
