@@ -6,18 +6,18 @@ import numpy as np
 import pytest
 import torch
 
+from artiphys_course.features import extract_features
 from artiphys_course.models.normative import (
     LAYERS,
     TiltCNN,
     center_surround_filter,
     initial_filters,
-    layer_activity,
     make_tilt_gratings,
     make_tilt_task,
     tilt_labels,
     train_tilt_cnn,
 )
-from artiphys_course.recording import list_layers
+from artiphys_course.recording import list_layers, record_layers
 
 
 def test_labels_follow_the_tilt_sign():
@@ -76,15 +76,28 @@ def test_trained_network_solves_the_task_and_records_layers():
     assert history.final_accuracy > 0.9
     assert len(history.train_loss) == 3 and history.train_loss[-1] < history.train_loss[0]
     fresh = make_tilt_task(200, seed=99)
-    acts = layer_activity(net, fresh.images, batch_size=64)
+    with record_layers(net, list(LAYERS)) as acts:
+        with torch.no_grad():
+            logits = net(fresh.images)
     assert list(acts) == list(LAYERS)
-    assert acts["conv"].shape == (200, 8 * 32 * 48)
-    assert acts["pool"].shape == (200, 8 * 8 * 12)
+    assert acts["conv"].shape == (200, 8, 32, 48)
+    assert acts["pool"].shape == (200, 8, 8, 12)
     assert acts["fc"].shape == (200, 16) and acts["out"].shape == (200, 2)
     assert acts["conv_relu"].min() >= 0
-    with torch.no_grad():
-        logits = net(fresh.images)
-    np.testing.assert_allclose(acts["out"], logits.numpy(), atol=1e-5)
+    torch.testing.assert_close(acts["conv_relu"], acts["conv"].clamp_min(0))
+    torch.testing.assert_close(acts["out"], logits)
+    # the batched extractor the notebook uses gives the same activity
+    feats = extract_features(
+        net,
+        fresh.images,
+        ["pool", "fc_relu"],
+        transform=None,
+        batch_size=64,
+        device="cpu",
+        progress=False,
+    )
+    np.testing.assert_allclose(feats["pool"], acts["pool"].numpy(), atol=1e-5)
+    np.testing.assert_allclose(feats["fc_relu"], acts["fc_relu"].numpy(), atol=1e-5)
     accuracy = float((logits.argmax(1).numpy() == fresh.labels).mean())
     assert accuracy > 0.9
 

@@ -17,8 +17,9 @@ orientation (counter-clockwise from horizontal) is ``90 - tilt_deg``. Label 1 ("
 ``tilt_deg > 0``; label 0 ("left") ``tilt_deg <= 0``. Near vertical and near horizontal (+-90,
 where "left" and "right" meet) the task is ambiguous, so no classifier is perfect on uniform tilts.
 
-Layers (names for :func:`artiphys_course.recording.record_layers`): ``conv``, ``conv_relu``,
-``pool``, ``fc``, ``fc_relu``, ``out`` (see :data:`LAYERS`).
+Layers (names for :func:`artiphys_course.recording.record_layers` and
+:func:`artiphys_course.features.extract_features`): ``conv``, ``conv_relu``, ``pool``, ``fc``,
+``fc_relu``, ``out`` (see :data:`LAYERS`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from artiphys_course.recording import record_layers
 from artiphys_course.runtime import get_device, progress_bar
 from artiphys_course.stimuli import make_gabors, make_gratings
 
@@ -40,7 +40,6 @@ __all__ = [
     "TiltTask",
     "center_surround_filter",
     "initial_filters",
-    "layer_activity",
     "make_tilt_gratings",
     "make_tilt_task",
     "tilt_labels",
@@ -366,43 +365,3 @@ def train_tilt_cnn(
             model.eval()
             history.test_accuracy.append(_accuracy(model, test.images, y_test, 4 * batch_size))
     return model.eval(), history
-
-
-@torch.no_grad()
-def layer_activity(
-    model: nn.Module,
-    images: torch.Tensor,
-    layers: str | list[str] | tuple[str, ...] = LAYERS,
-    *,
-    batch_size: int = 256,
-) -> dict[str, np.ndarray]:
-    """Activity of named layers for a set of images, one flattened row per image.
-
-    Recorded with :func:`artiphys_course.recording.record_layers` in batches (the model is put in
-    eval mode and left there).
-
-    Parameters
-    ----------
-    model : nn.Module
-    images : torch.Tensor, shape (n_images, channels, height, width)
-        Moved to the model's device batch by batch.
-    layers : str or sequence of str
-        Layer names (default: every layer of :class:`TiltCNN`).
-    batch_size : int
-
-    Returns
-    -------
-    dict
-        ``layer -> np.ndarray (n_images, n_features)`` (conv maps flattened channel-major),
-        float32, in the order of ``layers``.
-    """
-    names = [layers] if isinstance(layers, str) else list(layers)
-    device = next(model.parameters()).device
-    model.eval()
-    chunks: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    with record_layers(model, names) as acts:
-        for i in range(0, len(images), batch_size):
-            model(images[i : i + batch_size].to(device))
-            for name in names:
-                chunks[name].append(acts[name].flatten(1).float().cpu().numpy())
-    return {name: np.concatenate(chunks[name]) for name in names}
