@@ -159,8 +159,9 @@ def response_function(
 def grey_image(image_shape: Sequence[int], value: float = 0.0, *, device=None) -> Tensor:
     """A uniform image ``(1, C, H, W)`` of ``value``.
 
-    For models trained on normalised images (zero mean per pixel over the training set) the mean
-    grey image is ``value=0``; for the digital V1 (grey levels 0..255) it is the mean grey level.
+    For models trained on normalised images (minus the training mean, divided by the training
+    s.d., as :func:`artiphys_course.data.static.dataloaders` gives them) the mean grey image is
+    ``value=0``; for the digital V1 (grey levels 0..255) it is a grey level such as 127.5.
     ``image_shape`` is ``(C, H, W)`` or ``(H, W)`` (one channel).
     """
     shape = tuple(int(s) for s in image_shape)
