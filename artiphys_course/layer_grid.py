@@ -57,6 +57,8 @@ import scipy.linalg
 import torch
 from torch import nn
 
+from artiphys_course.data.allen import AllenNaturalScenes
+from artiphys_course.hierarchy import SimulatedArea
 from artiphys_course.metrics import correlation, oracle_correlation
 from artiphys_course.runtime import get_device, progress_bar
 
@@ -428,6 +430,29 @@ class AreaData:
             raise ValueError(
                 f"{self.name}: {tr.shape[-1]} test neurons but {self.n_neurons} training neurons"
             )
+
+    @classmethod
+    def from_simulated(cls, area: SimulatedArea) -> AreaData:
+        """From an area of :func:`artiphys_course.hierarchy.make_visual_hierarchy`."""
+        return cls(
+            area.name,
+            area.train_image_ids,
+            area.train_responses,
+            area.test_image_ids,
+            area.test_responses,
+        )
+
+    @classmethod
+    def from_allen(cls, data: AllenNaturalScenes, name: str = "Allen V1") -> AreaData:
+        """From :func:`artiphys_course.data.allen.load_allen_natural_scenes` (trial averages only,
+        so no ceiling); image ids index ``data.images``."""
+        return cls(
+            name,
+            data.train_image_ids,
+            data.train_responses,
+            data.test_image_ids,
+            data.test_responses,
+        )
 
     @property
     def n_neurons(self) -> int:

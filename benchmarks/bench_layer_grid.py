@@ -57,10 +57,7 @@ def main() -> None:
             net, hier.images, ALEXNET_LAYERS, input_size=input_size, pool=pool, progress=False
         )
         t_feat[name] = time.perf_counter() - t0
-    areas = [
-        AreaData(a.name, a.train_image_ids, a.train_responses, a.test_image_ids, a.test_responses)
-        for a in hier.areas.values()
-    ]
+    areas = [AreaData.from_simulated(a) for a in hier.areas.values()]
     t0 = time.perf_counter()
     grid = run_layer_grid(features, areas, progress=False)
     t_grid = time.perf_counter() - t0

@@ -244,10 +244,7 @@ def hierarchy_grid():
         )
         for name, net in nets.items()
     }
-    areas = [
-        AreaData(a.name, a.train_image_ids, a.train_responses, a.test_image_ids, a.test_responses)
-        for a in hier.areas.values()
-    ]
+    areas = [AreaData.from_simulated(a) for a in hier.areas.values()]
     return run_layer_grid(features, areas, progress=False)
 
 
