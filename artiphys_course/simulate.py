@@ -596,7 +596,9 @@ def sample_responses(
 
     On trial ``t`` a gain ``G_t ~ Gamma(shape=1 / gain_cv**2, scale=gain_cv**2)`` (mean 1,
     coefficient of variation ``gain_cv``) multiplies every neuron's rate (a shared modulation,
-    as arousal or anaesthesia state would cause), then ``r_ti ~ Poisson(G_t rate_ti)``. So
+    as arousal or anaesthesia state would cause), then ``r_ti ~ Poisson(G_t rate_ti)``, drawn
+    by inverting the Poisson CDF with one uniform per draw (robust to last-bit differences in
+    the rates between machines). So
     ``E[r | rate] = rate`` and ``Var[r | rate] = rate + gain_cv**2 rate**2``
     (Fano factor ``1 + gain_cv**2 rate``).
 
@@ -627,8 +629,39 @@ def sample_responses(
         gain = rng.gamma(1.0 / gain_cv**2, gain_cv**2, size=len(rates))
     else:
         gain = np.ones(len(rates))
-    responses = rng.poisson(rates * gain[:, None])
+    responses = _poisson_by_inversion(rates * gain[:, None], rng)
     return responses.astype(np.float32), gain.astype(np.float32)
+
+
+def _poisson_by_inversion(mean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Poisson counts from one uniform per draw, by inverting the cumulative distribution.
+
+    Unlike ``rng.poisson`` (rejection sampling, which consumes a variable number of random
+    numbers), a change of a mean in its last bits changes at most that one draw and only if its
+    uniform sits at a step of the CDF, so the data do not depend on the BLAS / device that
+    computed the rates. Means above 500 (where ``exp(-mean)`` loses precision) fall back to
+    ``rng.poisson``.
+    """
+    u = rng.random(mean.shape)
+    counts = np.zeros(mean.shape, np.int64)
+    flat_mean, flat_u, flat_counts = mean.ravel(), u.ravel(), counts.reshape(-1)
+    large = np.flatnonzero(flat_mean > 500)
+    index = np.flatnonzero(flat_mean <= 500)
+    m, target = flat_mean[index], flat_u[index]
+    p = np.exp(-m)  # P(count = 0)
+    cdf = p.copy()
+    k = 0
+    while index.size:
+        done = (cdf > target) | (k > m + 12 * np.sqrt(m) + 20)  # second term: rounding guard
+        flat_counts[index[done]] = k
+        keep = ~done
+        index, m, target, p, cdf = index[keep], m[keep], target[keep], p[keep], cdf[keep]
+        k += 1
+        p = p * m / k
+        cdf = cdf + p
+    if large.size:
+        flat_counts[large] = rng.poisson(flat_mean[large])
+    return counts
 
 
 def noise_ceiling_from_rates(rates: np.ndarray, gain_cv: float = 0.0) -> np.ndarray:

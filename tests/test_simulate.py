@@ -393,3 +393,22 @@ def test_start_here_checks_pass_correct_and_reject_wrong_answers(capsys):
 
     assert not checks.check_fano_factor(unsolved)
     assert "not implemented yet" in capsys.readouterr().out
+
+
+def test_poisson_draws_match_scipy_and_are_robust_to_last_bit_changes():
+    from scipy import stats
+
+    rates = np.repeat([[0.1, 1.0, 4.0, 30.0]], 50000, axis=0)
+    counts, gain = sample_responses(rates, gain_cv=0.0, seed=0)
+    assert np.all(gain == 1)
+    for j, mu in enumerate(rates[0]):
+        ks = np.arange(int(mu + 6 * np.sqrt(mu) + 3))
+        expected = stats.poisson.pmf(ks, mu) * len(counts)
+        observed = np.bincount(counts[:, j].astype(int), minlength=len(ks))[: len(ks)]
+        ok = expected > 20
+        chi2 = ((observed[ok] - expected[ok]) ** 2 / expected[ok]).sum()
+        assert stats.chi2.sf(chi2, ok.sum() - 1) > 1e-3, mu
+    # one uniform per draw: perturbing the rates in their last bits changes almost nothing
+    # (rejection samplers would reshuffle every later draw)
+    other, _ = sample_responses(rates * (1 + 1e-7), gain_cv=0.0, seed=0)
+    assert np.mean(other != counts) < 1e-4
