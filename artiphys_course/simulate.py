@@ -344,7 +344,7 @@ def gabor(
 # ----------------------------------------------------------------------------------------------
 # Neurons and the generative model
 # ----------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(eq=False)
 class NeuronParams:
     """Ground-truth parameters of the digital V1's neurons, one entry per neuron.
 
@@ -734,7 +734,7 @@ def fano_factor(responses_by_image: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # The digital V1
 # ----------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(eq=False)
 class DigitalV1:
     """A simulated mouse-V1 recording with its complete ground truth.
 
@@ -1112,7 +1112,7 @@ def make_digital_v1(
 # ----------------------------------------------------------------------------------------------
 # Orientation population (Stringer stand-in)
 # ----------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(eq=False)
 class OrientationPopulation:
     """A simulated population of orientation-tuned neurons in the Stringer/Neuromatch format.
 
