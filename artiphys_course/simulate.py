@@ -448,7 +448,7 @@ class DigitalV1Model(nn.Module):
     is 1 within ``max_shift`` of the image. By Parseval this equals projecting the original
     image onto the band-limited (trigonometric) translate of the tapered filter, which on the
     image equals the Gabor sampled at the shifted coordinates whenever ``|s| <= max_shift``
-    per axis (relative error ~1e-4, the tapered Gabors being smooth); larger shifts are
+    per axis (relative error < 1e-4, the tapered Gabors being smooth); larger shifts are
     progressively attenuated by the taper. ``eye_shift=None`` skips the FFT and uses the
     filters on the image grid, identical to a zero shift.
     """
