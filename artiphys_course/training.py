@@ -240,6 +240,8 @@ def train(
         ``loaders`` lacks ``"train"`` or ``"validation"``.
     ValueError
         Non-finite responses (checked before training), an unknown loss, or invalid settings.
+    FloatingPointError
+        The training loss became NaN or infinite (diverged).
     """
     if max_epochs < 1 or patience < 1 or lr_decay_steps < 0:
         raise ValueError(
@@ -273,7 +275,7 @@ def train(
         epoch_start = time.perf_counter()
         current_lr = optimizer.param_groups[0]["lr"]
         model.train()
-        data_sum, reg_sum, n_batches = 0.0, 0.0, 0
+        data_sum, reg_sum, n_batches = 0.0, 0.0, 0  # sums stay on the device: no sync per step
         out_of_time = False
         for batch in loaders["train"]:
             images = batch.images.to(device)
@@ -285,22 +287,23 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             (data_loss + reg).backward()
             optimizer.step()
-            data_sum += float(data_loss.detach())
-            reg_sum += float(reg.detach()) if isinstance(reg, torch.Tensor) else float(reg)
+            data_sum = data_sum + data_loss.detach()
+            reg_sum = reg_sum + (reg.detach() if isinstance(reg, torch.Tensor) else reg)
             n_batches += 1
             if max_seconds is not None and time.perf_counter() - start > max_seconds:
                 out_of_time = True
                 break
 
         val_corr = _validation_correlation(model, loaders["validation"], device, data_key)
-        history.train_loss.append(data_sum / n_batches)
-        history.regularizer.append(reg_sum / n_batches)
+        history.train_loss.append(float(data_sum) / n_batches)
+        history.regularizer.append(float(reg_sum) / n_batches)
         history.validation_correlation.append(val_corr)
         history.lr.append(current_lr)
         if not math.isfinite(history.train_loss[-1]):
+            model.load_state_dict(best_state)
             raise FloatingPointError(
-                f"The training loss became {history.train_loss[-1]} in epoch {epoch}; "
-                "try a smaller learning rate."
+                f"The training loss became {history.train_loss[-1]} in epoch {epoch} (the best "
+                "weights so far were restored); try a smaller learning rate."
             )
         if val_corr > history.best_validation_correlation:
             history.best_validation_correlation = val_corr

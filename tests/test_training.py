@@ -154,6 +154,19 @@ def test_nan_in_a_data_set_raises_before_training(ln_data):
     assert torch.equal(model.linear.weight, before)
 
 
+def test_diverging_loss_raises_and_keeps_the_last_good_weights(ln_data):
+    data, _, _ = ln_data
+    model = LNPoisson()
+    before = model.linear.weight.detach().clone()
+
+    def nan_loss(rates, responses):
+        return rates.sum() * float("nan")
+
+    with pytest.raises(FloatingPointError, match="epoch 1"):
+        train(model, _loaders(data), loss=nan_loss, progress=False)
+    assert torch.equal(model.linear.weight, before)
+
+
 def test_bad_arguments(ln_data):
     data, _, _ = ln_data
     loaders = _loaders(data)
