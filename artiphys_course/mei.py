@@ -66,6 +66,7 @@ __all__ = [
     "image_correlation",
     "mei_reproducibility",
     "neuron_noise",
+    "quadrature_correlation",
     "spectral_peak",
 ]
 
@@ -519,6 +520,43 @@ def image_correlation(a: Tensor, b: Tensor) -> Tensor:
     b = b - b.mean(dim=1, keepdim=True)
     denom = a.norm(dim=1) * b.norm(dim=1)
     return torch.where(denom > 0, (a * b).sum(dim=1) / denom.clamp_min(1e-300), 0.0).float()
+
+
+def quadrature_correlation(images: Tensor, even: Tensor, odd: Tensor) -> Tensor:
+    """Phase-invariant match of images with quadrature pairs of filters (complex cells).
+
+    The multiple correlation ``R`` of each image with the best linear combination of its pair:
+    ``R = max_phi corr(image, cos(phi) even + sin(phi) odd)`` when the two filters are
+    orthogonal with equal norms (a quadrature pair), and the correlation with their span in
+    general. 1 means the image is a Gabor of the pair's orientation, frequency and position,
+    with any phase; plain correlation with ``even`` alone would depend on that phase.
+
+    Parameters
+    ----------
+    images, even, odd : Tensor
+        ``(n, ...)`` each, the same trailing shape.
+
+    Returns
+    -------
+    Tensor
+        ``(n,)`` in [0, 1]; 0 for a constant image.
+    """
+    y = torch.as_tensor(images, dtype=torch.float64).flatten(1)
+    basis = torch.stack(
+        [torch.as_tensor(f, dtype=torch.float64).flatten(1) for f in (even, odd)], dim=2
+    )  # (n, pixels, 2)
+    if basis.shape[:2] != y.shape:
+        raise ValueError(
+            f"images, even and odd must have the same shape, got {tuple(images.shape)}, "
+            f"{tuple(even.shape)} and {tuple(odd.shape)}"
+        )
+    y = y - y.mean(dim=1, keepdim=True)
+    basis = basis - basis.mean(dim=1, keepdim=True)
+    coef = torch.linalg.lstsq(basis, y[:, :, None]).solution
+    fitted = (basis @ coef)[:, :, 0]
+    total = y.pow(2).sum(dim=1)
+    r2 = torch.where(total > 0, fitted.pow(2).sum(dim=1) / total.clamp_min(1e-300), 0.0)
+    return r2.clamp(0, 1).sqrt().float()
 
 
 def mei_reproducibility(

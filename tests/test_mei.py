@@ -22,6 +22,7 @@ from artiphys_course.mei import (
     image_correlation,
     mei_reproducibility,
     neuron_noise,
+    quadrature_correlation,
     spectral_peak,
 )
 
@@ -350,3 +351,26 @@ def test_checks_accept_correct_and_reject_wrong_solutions():
     assert not check_gradient_ascent_step(lambda m, x, n, lr: -step(m, x, n, lr))
     assert check_cross_activation_matrix(matrix)
     assert not check_cross_activation_matrix(lambda m, x: matrix(m, x).T)
+
+
+def test_quadrature_correlation_is_phase_invariant():
+    simulate = pytest.importorskip("artiphys_course.simulate")
+    phases = np.arange(0.0, 360.0, 30.0)
+    n = len(phases)
+    gabors = simulate.gabor((32, 32), np.full(n, 30.0), np.full(n, 0.1), phases, np.full(n, 5.0))
+    even = simulate.gabor((32, 32), 30.0, 0.1, 0.0, 5.0).expand(n, -1, -1)
+    odd = simulate.gabor((32, 32), 30.0, 0.1, 90.0, 5.0).expand(n, -1, -1)
+    r = quadrature_correlation(gabors, even, odd)
+    torch.testing.assert_close(r, torch.ones(n), atol=2e-3, rtol=0)
+    plain = image_correlation(gabors, even)
+    assert plain.abs().min() < 0.1  # the odd-phase Gabors are invisible to the even filter
+    # against the multiple correlation of an ordinary least-squares fit (numpy)
+    rng = np.random.default_rng(0)
+    y, e, o = rng.normal(size=(3, 2, 50))
+    for k in range(2):
+        design = np.column_stack([e[k] - e[k].mean(), o[k] - o[k].mean()])
+        yc = y[k] - y[k].mean()
+        fit = design @ np.linalg.lstsq(design, yc, rcond=None)[0]
+        expected = np.sqrt((fit**2).sum() / (yc**2).sum())
+        got = quadrature_correlation(*(torch.tensor(v[k : k + 1]) for v in (y, e, o)))
+        np.testing.assert_allclose(got.numpy(), [expected], rtol=1e-5)
