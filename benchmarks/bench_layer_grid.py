@@ -48,7 +48,7 @@ def main() -> None:
     t_sim = time.perf_counter() - t0
     nets = {
         "alexnet": load_pretrained("alexnet", download=False),
-        "untrained": load_pretrained("alexnet", weights="untrained"),
+        "untrained": load_pretrained("alexnet", weights="untrained", seed=1),
     }
     features, t_feat = {}, {}
     for name, net in nets.items():

@@ -47,3 +47,17 @@ def test_split_recovered_without_the_json(shared_data, tmp_data_dir):
     split = json.loads((src / "split_indices_into_all_input_scenes.json").read_text())
     assert data.train_image_ids.tolist() == split["train"]
     assert data.test_image_ids.tolist() == split["test"]
+
+
+def test_allen_data_feed_the_layer_grid(shared_data, tmp_data_dir):
+    from artiphys_course.layer_grid import AreaData, run_layer_grid
+
+    import_folder(shared_data / FOLDER)
+    data = load_allen_natural_scenes(download=False)
+    area = AreaData.from_allen(data)
+    assert area.name == "Allen V1" and area.n_neurons == 212 and not area.has_repeats
+    grid = run_layer_grid({"pixels": {"pixels": data.images}}, area, progress=False)
+    (row,) = grid.rows
+    assert np.isfinite(row.correlation) and -1 < row.correlation < 1
+    assert np.isnan(row.ceiling) and np.isnan(row.fraction_of_ceiling)
+    assert row.n_features == 31 * 31
