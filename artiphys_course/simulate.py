@@ -640,28 +640,30 @@ def _poisson_by_inversion(mean: np.ndarray, rng: np.random.Generator) -> np.ndar
     numbers), a change of a mean in its last bits changes at most that one draw and only if its
     uniform sits at a step of the CDF, so the data do not depend on the BLAS / device that
     computed the rates. Means above 500 (where ``exp(-mean)`` loses precision) fall back to
-    ``rng.poisson``.
+    ``rng.poisson``. Works through 2**18 draws at a time to bound memory.
     """
-    u = rng.random(mean.shape)
-    counts = np.zeros(mean.shape, np.int64)
-    flat_mean, flat_u, flat_counts = mean.ravel(), u.ravel(), counts.reshape(-1)
+    flat_mean = mean.ravel()
+    flat_u = rng.random(flat_mean.shape)
+    counts = np.zeros(flat_mean.shape, np.int64)
+    for start in range(0, len(flat_mean), 2**18):
+        index = np.arange(start, min(start + 2**18, len(flat_mean)))
+        index = index[flat_mean[index] <= 500]
+        m, target = flat_mean[index], flat_u[index]
+        p = np.exp(-m)  # P(count = 0)
+        cdf = p.copy()
+        k = 0
+        while index.size:
+            done = (cdf > target) | (k > m + 12 * np.sqrt(m) + 20)  # second term: rounding guard
+            counts[index[done]] = k
+            keep = ~done
+            index, m, target, p, cdf = index[keep], m[keep], target[keep], p[keep], cdf[keep]
+            k += 1
+            p = p * m / k
+            cdf = cdf + p
     large = np.flatnonzero(flat_mean > 500)
-    index = np.flatnonzero(flat_mean <= 500)
-    m, target = flat_mean[index], flat_u[index]
-    p = np.exp(-m)  # P(count = 0)
-    cdf = p.copy()
-    k = 0
-    while index.size:
-        done = (cdf > target) | (k > m + 12 * np.sqrt(m) + 20)  # second term: rounding guard
-        flat_counts[index[done]] = k
-        keep = ~done
-        index, m, target, p, cdf = index[keep], m[keep], target[keep], p[keep], cdf[keep]
-        k += 1
-        p = p * m / k
-        cdf = cdf + p
     if large.size:
-        flat_counts[large] = rng.poisson(flat_mean[large])
-    return counts
+        counts[large] = rng.poisson(flat_mean[large])
+    return counts.reshape(mean.shape)
 
 
 def noise_ceiling_from_rates(rates: np.ndarray, gain_cv: float = 0.0) -> np.ndarray:
