@@ -148,6 +148,12 @@ def _predictions_by_image(predictions_by_image: ByImage) -> list[np.ndarray]:
     """Per-image predictions as a list of (k_i, n) arrays; an (images, neurons) array is k_i=1."""
     if isinstance(predictions_by_image, torch.Tensor):
         predictions_by_image = predictions_by_image.detach().cpu().numpy()
+    elif not isinstance(predictions_by_image, np.ndarray):
+        items = [_as_numpy(p, "predictions_by_image[i]") for p in predictions_by_image]
+        if items and all(p.ndim == 1 for p in items):  # one (neurons,) vector per image
+            predictions_by_image = np.stack(items)
+        else:
+            predictions_by_image = items
     if isinstance(predictions_by_image, np.ndarray) and predictions_by_image.ndim == 2:
         return list(predictions_by_image.astype(np.float64)[:, None, :])
     return _by_image(predictions_by_image, "predictions_by_image")
@@ -168,7 +174,8 @@ def correlation_to_average(
     predictions_by_image : sequence of array-like or np.ndarray
         The model's predictions in the same layout (they are averaged per image too, which
         matters for models whose prediction depends on the trial, e.g. through eye position),
-        or one ``(images, neurons)`` array.
+        or one prediction per image: an ``(images, neurons)`` array or a sequence of
+        ``(neurons,)`` vectors.
 
     Returns
     -------

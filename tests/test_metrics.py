@@ -139,6 +139,10 @@ def test_correlation_to_average_matches_scipy_on_means(poisson_repeats):
     np.testing.assert_allclose(
         metrics.correlation_to_average(responses, rates), expected, rtol=1e-10
     )
+    # the same with lists: repeats per image, one prediction vector per image
+    np.testing.assert_allclose(
+        metrics.correlation_to_average(list(responses), list(rates)), expected, rtol=1e-10
+    )
     # averaging over 8 repeats beats single trials
     single = metrics.correlation(
         responses.reshape(-1, rates.shape[1]),
