@@ -345,3 +345,46 @@ def test_wrong_image_size_names_the_expected_shape():
     readout = GaussianReadout((4, 5, 5), 2)
     with pytest.raises(ValueError, match=r"\(batch, 4, 5, 5\)"):
         readout(torch.zeros(1, 3, 5, 5))
+
+
+@pytest.mark.parametrize(("pad", "stride"), [(True, 2), (False, 1), (False, 2)])
+def test_readout_positions_are_image_pixels_for_cropping_and_strided_cores(pad, stride):
+    torch.manual_seed(0)
+    core = Stacked2dCore(
+        1, 1, layers=1, input_kernel=5, pad_input=pad, input_stride=stride, linear=True
+    ).eval()
+    with torch.no_grad():  # the first layer copies the image pixel at the centre of its window
+        core.features.layer0.conv.weight.zero_()
+        core.features.layer0.conv.weight[0, 0, 2, 2] = 1.0
+    model = Encoder(core, GaussianReadout(core.out_shape(SHAPE), 5), image_shape=SHAPE).eval()
+    readout = model.readout[DEFAULT_KEY]
+    feature_pixels = torch.tensor([[0.0, 0.0], [1.0, 2.0], [2.0, 3.0], [3.0, 1.0], [1.0, 1.0]])
+    with torch.no_grad():
+        readout.mu.copy_(pixels_to_grid(feature_pixels, readout.in_shape[1:]))
+        readout.features.fill_(1.0)
+        readout.bias.zero_()
+    image = torch.randn(1, *SHAPE)
+    pixels = model.readout_positions().round().long()
+    assert_close(model.readout_positions(), feature_pixels * stride + core.crop)
+    with torch.no_grad():
+        drive = _inverse_elu_plus_one(model(image))[0]
+    assert_close(drive, image[0, 0, pixels[:, 0], pixels[:, 1]], rtol=1e-4, atol=1e-5)
+
+
+def test_rf_shift_pixels_scales_with_the_core_stride():
+    core = Stacked2dCore(1, 2, layers=1, input_kernel=3, input_stride=2)
+    model = Encoder(
+        core, GaussianReadout(core.out_shape(SHAPE), 3), image_shape=SHAPE, shifters=MLPShifter()
+    )
+    shifter = model.shifter[DEFAULT_KEY]
+    with torch.no_grad():
+        shifter.mlp[-2].bias.copy_(torch.tensor([0.2, -0.1]))  # constant shift in grid units
+    shift = model.rf_shift_pixels(torch.zeros(4, 2))
+    h, w = core.out_shape(SHAPE)[1:]
+    x, y = shifter.max_shift * np.tanh(0.2), shifter.max_shift * np.tanh(-0.1)
+    expected = 2 * np.array([y * (h - 1) / 2, x * (w - 1) / 2])  # stride 2: image pixels
+    assert shift.shape == (4, 2)
+    assert_close(shift, np.tile(expected, (4, 1)), rtol=1e-5, atol=1e-6)
+    no_shifter = Encoder(core, GaussianReadout(core.out_shape(SHAPE), 3), image_shape=SHAPE)
+    with pytest.raises(ValueError, match="no shifter"):
+        no_shifter.rf_shift_pixels(torch.zeros(1, 2))

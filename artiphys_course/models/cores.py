@@ -146,6 +146,10 @@ class Stacked2dCore(nn.Module):
         Zero-pad the first convolution so that the feature maps keep the image size. Without
         padding (the SENSORIUM baseline) they are ``input_kernel - 1`` pixels smaller in each
         dimension. Later layers are always padded ("same").
+    input_stride : int
+        Stride of the first convolution. ``2`` halves the feature maps (4x less computation in
+        every later layer) while the first layer still sees every pixel; V1-like features
+        (rectified, energy) are smooth enough to be read out between samples.
     linear : bool
         Drop every nonlinearity of the core. With the encoder's final ``ELU + 1`` this gives a
         linear-nonlinear model with a convolutional parameterisation (the SENSORIUM LN baseline).
@@ -175,6 +179,7 @@ class Stacked2dCore(nn.Module):
         hidden_kernel: int = 7,
         depth_separable: bool = True,
         pad_input: bool = True,
+        input_stride: int = 1,
         linear: bool = False,
         final_nonlinearity: bool = True,
         stack: int | None = -1,
@@ -191,6 +196,9 @@ class Stacked2dCore(nn.Module):
         self.hidden_channels = hidden_channels
         self.input_kernel = input_kernel
         self.pad_input = pad_input
+        self.input_stride = int(input_stride)
+        if self.input_stride < 1:
+            raise ValueError(f"input_stride must be >= 1, got {input_stride}")
         self.linear = linear
         self.gamma_input = gamma_input
         self.stack = list(range(layers)) if stack is None else list(range(layers))[stack:]
@@ -205,6 +213,7 @@ class Stacked2dCore(nn.Module):
                     in_channels,
                     hidden_channels,
                     input_kernel,
+                    stride=self.input_stride,
                     padding=input_kernel // 2 if pad_input else 0,
                     bias=False,
                 )
@@ -253,12 +262,24 @@ class Stacked2dCore(nn.Module):
         """Feature-map shape ``(C', H', W')`` for images of shape ``(C, H, W)``."""
         _, h, w = in_shape
         crop = 0 if self.pad_input else self.input_kernel - 1
-        return (self.hidden_channels * len(self.stack), h - crop, w - crop)
+        s = self.input_stride
+        return (
+            self.hidden_channels * len(self.stack),
+            (h - crop - 1) // s + 1,
+            (w - crop - 1) // s + 1,
+        )
 
     @property
     def crop(self) -> int:
         """Pixels lost on each border of the image (``(input_kernel - 1) / 2`` without padding)."""
         return 0 if self.pad_input else self.input_kernel // 2
+
+    def image_pixels(self, feature_pixels: torch.Tensor) -> torch.Tensor:
+        """Feature-map pixel ``(row, col)`` -> the image pixel at the centre of its input window.
+
+        ``image = feature * input_stride + crop``; works on any ``(..., 2)`` tensor.
+        """
+        return feature_pixels * self.input_stride + self.crop
 
 
 class SimpleConvCore(nn.Module):

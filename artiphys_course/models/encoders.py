@@ -35,7 +35,7 @@ from artiphys_course.models.readouts import (
     MultiReadout,
     PositionNetwork,
 )
-from artiphys_course.models.shifters import MLPShifter
+from artiphys_course.models.shifters import MLPShifter, shift_to_pixels
 
 __all__ = ["DEFAULT_KEY", "Encoder", "ln_model", "simple_cnn", "core_readout_model"]
 
@@ -134,6 +134,36 @@ class Encoder(nn.Module):
                 f"pupil_center has {pupil_center.shape[0]} rows for a batch of {batch} images"
             )
         return shifter(pupil_center)
+
+    def readout_positions(self, data_key: str | None = None) -> torch.Tensor:
+        """Read-out positions of a Gaussian readout in image pixels ``(row, col)``, ``(n, 2)``.
+
+        Accounts for the core's geometry (cropping and stride of an unpadded or strided first
+        layer, via ``core.image_pixels``).
+        """
+        readout = self.readout[self.readout.resolve(data_key)]
+        if not hasattr(readout, "positions_pixels"):
+            raise TypeError(f"a {type(readout).__name__} has no read-out positions")
+        pixels = readout.positions_pixels()
+        to_image = getattr(self.core, "image_pixels", None)
+        return to_image(pixels) if to_image is not None else pixels
+
+    def rf_shift_pixels(
+        self, pupil_center: torch.Tensor, data_key: str | None = None
+    ) -> torch.Tensor:
+        """The shifter's RF shift for each pupil position, image pixels ``(d_row, d_col)``.
+
+        Parameters
+        ----------
+        pupil_center : Tensor, shape (B, 2)
+            Pupil positions as the model receives them (standardised by the data loaders).
+        """
+        key = self.readout.resolve(data_key)
+        shift = self.shift(pupil_center, key, pupil_center.shape[0])
+        if shift is None:
+            raise ValueError(f"the model has no shifter for data key {key!r}")
+        pixels = shift_to_pixels(shift, self.readout[key].in_shape[1:])
+        return pixels * getattr(self.core, "input_stride", 1)
 
     def forward(
         self,
