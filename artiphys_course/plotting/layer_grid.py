@@ -59,14 +59,14 @@ def plot_layer_grid(
     fig, axes = plt.subplots(
         1,
         len(networks),
-        figsize=(1.2 + 1.1 * len(areas) * len(networks), 0.9 + 0.45 * len(layers)),
+        figsize=(1.5 + max(1.3 * len(areas), 2.6) * len(networks), 1.0 + 0.45 * len(layers)),
         squeeze=False,
         constrained_layout=True,
     )
     image = None
     for ax, net, m in zip(axes[0], networks, mats, strict=True):
         image = ax.imshow(m, cmap="viridis", vmin=lo, vmax=hi, aspect="auto")
-        ax.set_xticks(range(len(areas)), areas)
+        ax.set_xticks(range(len(areas)), areas, rotation=20 if len(areas) < 3 else 0)
         ax.set_yticks(range(len(layers)), layers)
         ax.set_xlabel("area")
         ax.set_title(net)
