@@ -258,7 +258,9 @@ def _ring(n: int, k: int, radius: np.ndarray, rng: np.random.Generator) -> np.nd
     return radius[:, None, None] * np.stack([-np.sin(angle), np.cos(angle)], axis=-1)
 
 
-def _build_v1(n, centers, rng, shape):
+def _build_v1(
+    n: int, centers: np.ndarray, rng: np.random.Generator, shape: tuple[int, int]
+) -> tuple[DigitalV1Model, np.ndarray, str]:
     cell_type = np.where(rng.random(n) < 0.5, "simple", "complex").astype("<U7")
     units = _units(
         n,
@@ -275,7 +277,17 @@ def _build_v1(n, centers, rng, shape):
     return model, radius, "simple and complex cells: one Gabor (energy of a quadrature pair)"
 
 
-def _build_higher(n, centers, rng, shape, *, k, spread, combine, same_orientation):
+def _build_higher(
+    n: int,
+    centers: np.ndarray,
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    *,
+    k: int,
+    spread: tuple[float, float],
+    combine: str,
+    same_orientation: bool,
+) -> tuple[SubunitArea, np.ndarray]:
     owner = np.repeat(np.arange(n), k)
     offsets = _ring(n, k, rng.uniform(*spread, n), rng).reshape(-1, 2)
     base = rng.uniform(0, 180, n)
