@@ -3,9 +3,10 @@
 Several notebooks need the same trained models (03 trains and compares them, 05 and 06 compute
 gradient RFs and MEIs of them). :func:`trained_model` trains a model the first time it is asked for
 and stores its weights under ``runtime.data_dir()/models/<kind>-<hash>.pt``, where the hash covers
-everything that determines the result (model kind and recipe, training settings, seed, and the
-data set). Later calls, in any notebook, load the weights in well under a second, without
-re-simulating the data.
+everything that determines the result: model kind and recipe, training settings, seed, the data set
+(its arrays, or for the default digital V1 the simulator), and the source code of the modules
+involved (so an edited model or trainer never loads a stale file). Later calls, in any notebook,
+load the weights in well under a second, without re-simulating the data.
 
 Kinds (:data:`KINDS`):
 
@@ -14,12 +15,13 @@ Kinds (:data:`KINDS`):
 ``"cnn"``
     A small conv-pool core with a fully connected readout.
 ``"gaussian"``
-    Depth-separable conv core + Gaussian readout with free positions + eye-position shifter.
+    Depth-separable conv core (16 channels, first layer with stride 2) + Gaussian readout with
+    free positions + eye-position shifter.
 ``"gaussian_cortex"``
     As ``"gaussian"``, but positions come from the neurons' cortical coordinates through a
     position network (the retinotopic map).
 ``"linear"``
-    As ``"gaussian"`` with a linear core (no nonlinearity before the final ``ELU + 1``): the
+    As ``"gaussian_cortex"`` with a linear core (no nonlinearity before the final ``ELU + 1``): the
     "linearised" model.
 
 Training is deterministic on CPU (seeded), so a cached model equals a fresh one. This is the one
@@ -51,6 +53,14 @@ __all__ = ["KINDS", "RECIPES", "ZooInfo", "build_model", "trained_model", "model
 
 _FORMAT = 1  # bump when the cached file layout or a recipe's meaning changes
 
+_CORE = {
+    "hidden_channels": 16,
+    "layers": 3,
+    "input_kernel": 9,
+    "hidden_kernel": 7,
+    "input_stride": 2,
+}
+
 RECIPES: dict[str, dict[str, Any]] = {
     "ln": {
         "model": {"gamma": 0.0, "gamma_smooth": 0.5},
@@ -66,25 +76,19 @@ RECIPES: dict[str, dict[str, Any]] = {
         "train": {"lr": 5e-3, "max_epochs": 8},
     },
     "gaussian": {
-        "core": {"hidden_channels": 16, "layers": 3, "input_kernel": 9, "hidden_kernel": 7},
+        "core": _CORE,
         "model": {"shifter": True, "gamma_readout": 0.01},
-        "train": {"lr": 5e-3, "max_epochs": 8},
+        "train": {"lr": 5e-3, "max_epochs": 20},
     },
     "gaussian_cortex": {
-        "core": {"hidden_channels": 16, "layers": 3, "input_kernel": 9, "hidden_kernel": 7},
+        "core": _CORE,
         "model": {"shifter": True, "gamma_readout": 0.01, "position_network": True},
-        "train": {"lr": 5e-3, "max_epochs": 8},
+        "train": {"lr": 5e-3, "max_epochs": 16},
     },
     "linear": {
-        "core": {
-            "hidden_channels": 16,
-            "layers": 3,
-            "input_kernel": 9,
-            "hidden_kernel": 7,
-            "linear": True,
-        },
-        "model": {"shifter": True, "gamma_readout": 0.01},
-        "train": {"lr": 5e-3, "max_epochs": 8},
+        "core": {**_CORE, "linear": True},
+        "model": {"shifter": True, "gamma_readout": 0.01, "position_network": True},
+        "train": {"lr": 5e-3, "max_epochs": 10},
     },
 }
 """Model options and training settings of each kind (override per call with ``recipe=``)."""
@@ -171,9 +175,40 @@ def _dataset_fingerprint(dataset: Any) -> str:
     return digest.hexdigest()
 
 
+# The code whose changes change a trained model: the simulator (for the default data set), data
+# loading, models, loss and training. Their source enters the cache key, so editing any of them
+# retrains instead of loading a stale model.
+_SOURCES = (
+    "simulate.py",
+    "data/static.py",
+    "models/cores.py",
+    "models/readouts.py",
+    "models/shifters.py",
+    "models/encoders.py",
+    "losses.py",
+    "training.py",
+)
+
+
+def _code_fingerprint() -> str:
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.md5()
+    for name in _SOURCES:
+        path = root / name
+        digest.update(path.read_bytes() if path.is_file() else name.encode())
+    return digest.hexdigest()
+
+
 def _config_key(kind: str, recipe: dict[str, Any], seed: int, data: str) -> str:
     text = json.dumps(
-        {"format": _FORMAT, "kind": kind, "recipe": recipe, "seed": seed, "data": data},
+        {
+            "format": _FORMAT,
+            "kind": kind,
+            "recipe": recipe,
+            "seed": seed,
+            "data": data,
+            "code": _code_fingerprint(),
+        },
         sort_keys=True,
     )
     return hashlib.sha1(text.encode()).hexdigest()[:12]
