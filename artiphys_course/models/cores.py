@@ -62,9 +62,12 @@ def laplace_l2(weights: torch.Tensor, *, normalize: bool = True) -> torch.Tensor
             "weights must have shape (out_channels, in_channels, k_h, k_w), "
             f"got {tuple(weights.shape)}"
         )
-    flat = weights.reshape(-1, 1, *weights.shape[-2:])
-    kernel = LAPLACE_KERNEL.to(device=weights.device, dtype=weights.dtype)[None, None]
-    rough = F.conv2d(flat, kernel, padding=1).pow(2).sum()
+    flat = weights.reshape(-1, *weights.shape[-2:])
+    # the convolution with LAPLACE_KERNEL written as shifted differences: much faster on a CPU
+    # than conv2d for hundreds of single-channel maps (the LN model's filters)
+    p = F.pad(flat, (1, 1, 1, 1))
+    laplace = 4 * flat - p[:, :-2, 1:-1] - p[:, 2:, 1:-1] - p[:, 1:-1, :-2] - p[:, 1:-1, 2:]
+    rough = laplace.pow(2).sum()
     if normalize:
         return rough / flat.pow(2).sum().clamp_min(torch.finfo(weights.dtype).tiny)
     return rough
