@@ -374,3 +374,30 @@ def test_quadrature_correlation_is_phase_invariant():
         expected = np.sqrt((fit**2).sum() / (yc**2).sum())
         got = quadrature_correlation(*(torch.tensor(v[k : k + 1]) for v in (y, e, o)))
         np.testing.assert_allclose(got.numpy(), [expected], rtol=1e-5)
+
+
+def test_plots_build_figures_with_the_expected_panels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from artiphys_course.plotting import mei as mplot
+
+    images = torch.randn(5, 1, 6, 8)
+    fig = mplot.plot_image_grid(images, ncols=3, titles=list("abcde"))
+    assert len([ax for ax in fig.axes if ax.images]) == 5
+    fig = mplot.plot_image_grid(torch.rand(2, 3, 6, 6), shared_scale=False)  # RGB
+    assert fig.axes[0].images[0].get_array().shape == (6, 6, 3)
+    fig = mplot.plot_rf_comparison(images, images, correlations=torch.ones(5), ncols=4)
+    assert len(fig.axes) == 8 and fig.axes[0].get_title() == "r = 1.00"
+    result = compute_meis(Linear(), image_shape=SHAPE, steps=3)
+    fig = mplot.plot_mei_traces({"a": result, "b": result})
+    assert len(fig.axes[0].lines) == 10
+    fig = mplot.plot_cross_activation(torch.eye(3), labels=["x", "y", "z"])
+    assert len(fig.axes) == 2  # heat map and colour bar
+    fig = mplot.plot_correlation_histograms({"m": np.array([0.1, 0.5])})
+    assert "median 0.30" in fig.axes[0].get_legend().get_texts()[0].get_text()
+    with pytest.raises(ValueError, match="images must be"):
+        mplot.plot_image_grid(torch.zeros(2, 3))
+    plt.close("all")

@@ -20,6 +20,11 @@ __all__ = [
 ]
 
 
+_OWN_SCALE_NOTE = (
+    "colour: each panel scaled to its own largest |value|; red above, blue below zero (or grey)"
+)
+
+
 def _numpy(x) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
@@ -106,6 +111,8 @@ def plot_image_grid(
             ax.set_title(titles[k], fontsize=8)
     if shared_scale and shown is not None:
         fig.colorbar(shown, ax=axes, shrink=0.8, label=colorbar_label)
+    elif shown is not None:
+        fig.supxlabel(_OWN_SCALE_NOTE, fontsize=8)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
@@ -148,6 +155,7 @@ def plot_rf_comparison(
                 ax.set_ylabel(label)
         if correlations is not None:
             axes[0, k].set_title(f"r = {float(_numpy(correlations)[k]):.2f}", fontsize=9)
+    fig.supxlabel(_OWN_SCALE_NOTE, fontsize=8)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
