@@ -91,5 +91,5 @@ def test_v4_is_a_conjunction_and_v2_a_pool(hierarchy):
                 full = model.combined(_preferred_patches(model, n, list(range(k))))[0, n]
             values.append(float(one / full))
         ratios[name] = np.median(values)
-    assert ratios["V4"] < 0.5 * ratios["V2"]
-    assert ratios["V2"] > 0.3
+    assert ratios["V4"] < 0.5 * ratios["V2"], ratios
+    assert ratios["V2"] > 0.2  # about 1/4 (one of 4 pooled subunits) plus background
