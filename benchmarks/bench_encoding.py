@@ -1,11 +1,11 @@
 """Benchmark: encoding models of the default digital V1, accuracy (vs the noise ceiling) and speed.
 
-Trains the LN model, the simple CNN and the core + Gaussian readout models (:mod:`artiphys_course.
-models.zoo` recipes) on the default digital V1 and prints, per model, the mean single-trial test
-correlation, the fraction of the exact noise ceiling (``mean test correlation / mean
-DigitalV1.noise_ceiling()``), the number of epochs, the training time (wall clock and process CPU
-time) and the speed per epoch. Target: core + readout >= 0.90 of the ceiling within 120 s of
-2-core CPU training; LN < CNN < core + readout.
+Trains the LN model, the simple CNN and the core + Gaussian readout models (the recipes of
+:mod:`artiphys_course.models.zoo`, within a wall-clock budget) on the default digital V1 and
+prints, per model, the mean single-trial test correlation, the fraction of the exact noise
+ceiling (``mean test correlation / mean DigitalV1.noise_ceiling()``), the number of epochs, the
+training time (wall clock and process CPU time) and the speed per epoch. Target: core + readout
+>= 0.90 of the ceiling within 120 s of 2-core CPU training; LN < CNN < core + readout.
 
 Run::
 
@@ -28,7 +28,7 @@ import torch
 
 from artiphys_course.data.static import StaticDataset, dataloaders
 from artiphys_course.metrics import correlation, model_predictions
-from artiphys_course.models.zoo import KINDS, build_model
+from artiphys_course.models.zoo import KINDS, RECIPES, build_model
 from artiphys_course.simulate import make_digital_v1
 from artiphys_course.training import train
 
@@ -36,7 +36,9 @@ from artiphys_course.training import train
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=120.0, help="training budget per model")
-    parser.add_argument("--max-epochs", type=int, default=100)
+    parser.add_argument(
+        "--max-epochs", type=int, default=None, help="default: the zoo recipe's max_epochs"
+    )
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (torch)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
@@ -69,13 +71,11 @@ def main() -> None:
         )
         load = os.getloadavg()[0]
         wall, cpu = time.perf_counter(), time.process_time()
+        settings = dict(RECIPES[kind]["train"])
+        if args.max_epochs is not None:
+            settings["max_epochs"] = args.max_epochs
         history = train(
-            model,
-            loaders,
-            max_seconds=args.seconds,
-            max_epochs=args.max_epochs,
-            device=args.device,
-            progress=False,
+            model, loaders, max_seconds=args.seconds, device=args.device, progress=False, **settings
         )
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         y_true, y_pred = model_predictions(model, loaders["test"])
