@@ -189,3 +189,12 @@ def test_rf_step_and_output_size_by_hand_and_against_torch():
         assert conv_output_size(n, k, s, p, d) == conv.shape[-1]
         pool = nn.functional.max_pool2d(x, (1, int(k)), (1, int(s)), (0, p), (1, int(d)), ceil)
         assert conv_output_size(n, k, s, p, d, ceil) == pool.shape[-1]
+
+
+def test_the_packages_own_cores():
+    from artiphys_course.models.cores import SimpleConvCore, Stacked2dCore
+
+    for core in (SimpleConvCore(), Stacked2dCore(1, 8, layers=3, depth_separable=True)):
+        for layer in _convs(core):
+            n = xn(core, layer)
+            assert support_box(empirical_receptive_field(core, layer, n)) == rf_box(core, layer, n)

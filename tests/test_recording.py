@@ -140,3 +140,15 @@ def test_train_mode_batchnorm_really_differs(capsys):
     capsys.readouterr()
     with torch.no_grad():
         np.testing.assert_allclose(net(x[:1])[0], net(x)[0], atol=1e-5)
+
+
+def test_truncate_a_package_core():
+    from artiphys_course.models.cores import SimpleConvCore
+
+    core = SimpleConvCore().eval()
+    x = torch.randn(2, 1, 36, 64, generator=torch.Generator().manual_seed(4))
+    with record_layers(core, "features.0.pool") as acts:
+        core(x)
+    out = truncate(core, "features.0.pool")(x).detach()
+    assert out.shape == (2, 16, 18, 32)
+    np.testing.assert_allclose(out, acts["features.0.pool"], atol=1e-6)
