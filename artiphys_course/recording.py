@@ -100,21 +100,29 @@ def record_layers(
     names = [layers] if isinstance(layers, str) else list(layers)
     modules = {name: get_layer(model, name) for name in names}
     store: dict[str, torch.Tensor] = {}
-    seen: set[str] = set()
+    seen: set[str] = set()  # layers already recorded during the current pass of the whole model
+    in_pass = [False]
 
-    def new_pass(_module, _inputs):
+    def begin(_module, _inputs):
         seen.clear()
+        in_pass[0] = True
+
+    def end(_module, _inputs, _output):
+        in_pass[0] = False
 
     def make_hook(name: str):
         def hook(_module, _inputs, output):
-            if name in seen or not isinstance(output, torch.Tensor):
+            if not isinstance(output, torch.Tensor) or (in_pass[0] and name in seen):
                 return
             seen.add(name)
             store[name] = output.detach().clone() if detach else output.clone()
 
         return hook
 
-    handles = [model.register_forward_pre_hook(new_pass)]
+    handles = [
+        model.register_forward_pre_hook(begin),
+        model.register_forward_hook(end, always_call=True),
+    ]
     try:
         handles += [m.register_forward_hook(make_hook(n)) for n, m in modules.items()]
         yield store

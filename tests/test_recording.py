@@ -152,3 +152,12 @@ def test_truncate_a_package_core():
     out = truncate(core, "features.0.pool")(x).detach()
     assert out.shape == (2, 16, 18, 32)
     np.testing.assert_allclose(out, acts["features.0.pool"], atol=1e-6)
+
+
+def test_submodules_called_directly_are_recorded_every_time(net, images):
+    with record_layers(net, "features.0") as acts:
+        net.features(images[:1])
+        first = acts["features.0"]
+        net.features(images[1:])
+    assert not torch.equal(first, acts["features.0"])
+    np.testing.assert_allclose(acts["features.0"], net.features[0](images[1:]).detach(), atol=1e-5)
