@@ -51,16 +51,19 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.linalg
 import torch
 from torch import nn
 
-from artiphys_course.data.allen import AllenNaturalScenes
-from artiphys_course.hierarchy import SimulatedArea
 from artiphys_course.metrics import correlation, oracle_correlation
 from artiphys_course.runtime import get_device, progress_bar
+
+if TYPE_CHECKING:
+    from artiphys_course.data.allen import AllenNaturalScenes
+    from artiphys_course.hierarchy import SimulatedArea
 
 __all__ = [
     "DEFAULT_RELATIVE_ALPHAS",
