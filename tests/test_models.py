@@ -385,6 +385,11 @@ def test_rf_shift_pixels_scales_with_the_core_stride():
     expected = 2 * np.array([y * (h - 1) / 2, x * (w - 1) / 2])  # stride 2: image pixels
     assert shift.shape == (4, 2)
     assert_close(shift, np.tile(expected, (4, 1)), rtol=1e-5, atol=1e-6)
+    # RF positions are reported at the mean eye position: they include the shifter's offset
+    without = model.readout_positions() - model.rf_shift_pixels(torch.zeros(1, 2))
+    with torch.no_grad():
+        shifter.mlp[-2].bias.zero_()
+    assert_close(model.readout_positions(), without, rtol=1e-5, atol=1e-5)
     no_shifter = Encoder(core, GaussianReadout(core.out_shape(SHAPE), 3), image_shape=SHAPE)
     with pytest.raises(ValueError, match="no shifter"):
         no_shifter.rf_shift_pixels(torch.zeros(1, 2))

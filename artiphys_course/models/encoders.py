@@ -34,6 +34,7 @@ from artiphys_course.models.readouts import (
     GaussianReadout,
     MultiReadout,
     PositionNetwork,
+    grid_to_pixels,
 )
 from artiphys_course.models.shifters import MLPShifter, shift_to_pixels
 
@@ -138,13 +139,20 @@ class Encoder(nn.Module):
     def readout_positions(self, data_key: str | None = None) -> torch.Tensor:
         """Read-out positions of a Gaussian readout in image pixels ``(row, col)``, ``(n, 2)``.
 
-        Accounts for the core's geometry (cropping and stride of an unpadded or strided first
-        layer, via ``core.image_pixels``).
+        These are the receptive-field positions at the mean eye position: with a shifter, its
+        shift for the mean pupil position is added (a constant offset can be learned by either
+        the positions or the shifter; only their sum is determined by the data). The core's
+        geometry (cropping and stride of the first layer, ``core.image_pixels``) is accounted for.
         """
-        readout = self.readout[self.readout.resolve(data_key)]
-        if not hasattr(readout, "positions_pixels"):
+        key = self.readout.resolve(data_key)
+        readout = self.readout[key]
+        if not hasattr(readout, "positions"):
             raise TypeError(f"a {type(readout).__name__} has no read-out positions")
-        pixels = readout.positions_pixels()
+        grid = readout.positions()
+        shift = self.shift(None, key, 1)
+        if shift is not None:
+            grid = grid + shift
+        pixels = grid_to_pixels(grid, readout.in_shape[1:])
         to_image = getattr(self.core, "image_pixels", None)
         return to_image(pixels) if to_image is not None else pixels
 
