@@ -346,7 +346,7 @@ def weighted_bar_map(
 
 
 # --------------------------------------------------------------------------- Gaussian fits
-@dataclass
+@dataclass(eq=False)
 class GaussianFit:
     """2-D Gaussian fits of ``n`` maps (NaN where a map is empty or the fit failed).
 
@@ -565,7 +565,7 @@ def preferred_orientation(
 
 
 # --------------------------------------------------------------------------- the whole method
-@dataclass
+@dataclass(eq=False)
 class BarMapResult:
     """Everything :func:`bar_map` measured; unit ``i`` is channel ``channels[i]``.
 

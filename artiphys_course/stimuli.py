@@ -387,7 +387,7 @@ def position_grid(extent: float, n: int) -> np.ndarray:
     return np.linspace(-extent / 2, extent / 2, n)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BarSet:
     """A bar-stimulus set: one row per bar, drawn on demand.
 
