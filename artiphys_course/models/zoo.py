@@ -78,12 +78,12 @@ RECIPES: dict[str, dict[str, Any]] = {
     "gaussian": {
         "core": _CORE,
         "model": {"shifter": True, "gamma_readout": 0.01},
-        "train": {"lr": 5e-3, "max_epochs": 20},
+        "train": {"lr": 5e-3, "max_epochs": 40},
     },
     "gaussian_cortex": {
         "core": _CORE,
         "model": {"shifter": True, "gamma_readout": 0.01, "position_network": True},
-        "train": {"lr": 5e-3, "max_epochs": 16},
+        "train": {"lr": 5e-3, "max_epochs": 30},
     },
     "linear": {
         "core": {**_CORE, "linear": True},
