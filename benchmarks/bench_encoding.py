@@ -10,7 +10,7 @@ training time (wall clock and process CPU time) and the speed per epoch. Target:
 Run::
 
     python benchmarks/bench_encoding.py                 # 2 CPU threads, 120 s per model
-    python benchmarks/bench_encoding.py --seconds 60 --kinds ln gaussian_cortex
+    python benchmarks/bench_encoding.py --seconds 60 --kinds ln gaussian
     python benchmarks/bench_encoding.py --device cuda    # speed per epoch on a GPU
 
 On a shared machine the wall-clock time depends on the load (printed): the process CPU time
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (torch)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
-        "--kinds", nargs="+", default=["ln", "cnn", "gaussian", "gaussian_cortex"], choices=KINDS
+        "--kinds", nargs="+", default=["ln", "cnn", "gaussian", "gaussian_free"], choices=KINDS
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -34,7 +34,7 @@ def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-@pytest.mark.parametrize("kind", ["gaussian_cortex", "ln"])
+@pytest.mark.parametrize("kind", ["gaussian", "ln"])
 def test_cache_hit_returns_identical_weights(tmp_data_dir, tiny_dataset, kind):
     recipe = TINY if kind != "ln" else {"train": {"max_epochs": 1}}
     model, info = trained_model(kind, dataset=tiny_dataset, recipe=recipe)
@@ -52,17 +52,17 @@ def test_cache_hit_returns_identical_weights(tmp_data_dir, tiny_dataset, kind):
 
 
 def test_the_key_depends_on_seed_and_recipe(tmp_data_dir, tiny_dataset):
-    _, a = trained_model("gaussian", dataset=tiny_dataset, recipe=TINY, seed=0)
-    _, b = trained_model("gaussian", dataset=tiny_dataset, recipe=TINY, seed=1)
+    _, a = trained_model("gaussian_free", dataset=tiny_dataset, recipe=TINY, seed=0)
+    _, b = trained_model("gaussian_free", dataset=tiny_dataset, recipe=TINY, seed=1)
     assert a.key != b.key and not b.loaded
     other = {**TINY, "train": {"max_epochs": 1}}
-    _, c = trained_model("gaussian", dataset=tiny_dataset, recipe=other, seed=0)
+    _, c = trained_model("gaussian_free", dataset=tiny_dataset, recipe=other, seed=0)
     assert c.key not in (a.key, b.key)
     assert len(list((tmp_data_dir / "models").glob("*.pt"))) == 3
 
 
 def test_unknown_kind_lists_the_kinds():
-    with pytest.raises(ValueError, match="gaussian_cortex"):
+    with pytest.raises(ValueError, match="gaussian_free"):
         trained_model("transformer")
     with pytest.raises(ValueError, match="choose one of"):
         build_model("svm", (1, 8, 8), 3)

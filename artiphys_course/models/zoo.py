@@ -15,13 +15,13 @@ Kinds (:data:`KINDS`):
 ``"cnn"``
     A small conv-pool core with a fully connected readout.
 ``"gaussian"``
-    Depth-separable conv core (16 channels, first layer with stride 2) + Gaussian readout with
-    free positions + eye-position shifter.
-``"gaussian_cortex"``
-    As ``"gaussian"``, but positions come from the neurons' cortical coordinates through a
-    position network (the retinotopic map).
+    The core + Gaussian readout model: depth-separable conv core (16 channels, first layer with
+    stride 2), Gaussian readout whose positions come from the neurons' cortical coordinates
+    through a position network (the retinotopic map), and an eye-position shifter.
+``"gaussian_free"``
+    As ``"gaussian"`` with one free position per neuron instead of the position network.
 ``"linear"``
-    As ``"gaussian_cortex"`` with a linear core (no nonlinearity before the final ``ELU + 1``): the
+    As ``"gaussian"`` with a linear core (no nonlinearity before the final ``ELU + 1``): the
     "linearised" model.
 
 Training is deterministic on CPU (seeded), so a cached model equals a fresh one. This is the one
@@ -77,13 +77,13 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     "gaussian": {
         "core": _CORE,
-        "model": {"shifter": True, "gamma_readout": 0.01},
-        "train": {"lr": 5e-3, "max_epochs": 40},
-    },
-    "gaussian_cortex": {
-        "core": _CORE,
         "model": {"shifter": True, "gamma_readout": 0.01, "position_network": True},
         "train": {"lr": 5e-3, "max_epochs": 30},
+    },
+    "gaussian_free": {
+        "core": _CORE,
+        "model": {"shifter": True, "gamma_readout": 0.01},
+        "train": {"lr": 5e-3, "max_epochs": 40},
     },
     "linear": {
         "core": {**_CORE, "linear": True},
@@ -144,7 +144,7 @@ def build_model(
 ) -> Encoder:
     """An untrained model of ``kind`` built from its recipe (see :data:`RECIPES`).
 
-    ``cortex_coordinates`` is required by kinds with a position network (``"gaussian_cortex"``);
+    ``cortex_coordinates`` is required by kinds with a position network (``"gaussian"``);
     without it (rebuilding before loading cached weights) a placeholder grid is used.
     """
     if kind not in RECIPES:
