@@ -68,3 +68,15 @@ def test_unknown_kind_lists_the_kinds():
         build_model("svm", (1, 8, 8), 3)
     for kind in KINDS:
         assert build_model(kind, (1, 18, 32), 5)(torch.randn(2, 1, 18, 32)).shape == (2, 5)
+
+
+def test_the_default_digital_v1_shares_the_cache_entry_of_dataset_none(tiny_dataset):
+    from artiphys_course.models.zoo import _DEFAULT_DATA, _data_id
+
+    assert _data_id(None) == _DEFAULT_DATA
+    assert _data_id(tiny_dataset) != _DEFAULT_DATA  # not the default configuration
+
+    class Default:  # a data set whose truth has the default configuration
+        truth = type("Truth", (), {"config": {"n_neurons": 500, "image_shape": (36, 64)}})()
+
+    assert _data_id(Default()) == _DEFAULT_DATA

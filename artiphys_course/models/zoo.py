@@ -34,6 +34,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +166,31 @@ def build_model(
     )
 
 
+_DEFAULT_DATA = "digital_v1-default"
+
+
+def _is_default_digital_v1(dataset: Any) -> bool:
+    """True for ``StaticDataset.from_digital_v1(make_digital_v1())`` (default arguments)."""
+    config = getattr(getattr(dataset, "truth", None), "config", None)
+    if not isinstance(config, dict):
+        return False
+    from artiphys_course.simulate import make_digital_v1
+
+    defaults = {
+        name: p.default for name, p in inspect.signature(make_digital_v1).parameters.items()
+    }
+    return all(
+        name in defaults and tuple(np.atleast_1d(defaults[name])) == tuple(np.atleast_1d(value))
+        for name, value in config.items()
+    )
+
+
+def _data_id(dataset: Any) -> str:
+    if dataset is None or _is_default_digital_v1(dataset):
+        return _DEFAULT_DATA
+    return _dataset_fingerprint(dataset)
+
+
 def _dataset_fingerprint(dataset: Any) -> str:
     digest = hashlib.md5()
     for name in ("images", "responses", "trial_image_ids", "pupil_center"):
@@ -239,7 +265,8 @@ def trained_model(
     dataset : StaticDataset, optional
         The data to train on. Default: the default digital V1
         (``StaticDataset.from_digital_v1(make_digital_v1())``), simulated only when the model
-        is not cached yet.
+        is not cached yet. Passing that same data set (e.g. already simulated by the notebook)
+        uses the same cache entry and avoids simulating it again.
     progress : bool
         Show training progress bars.
     device : str or torch.device, optional
@@ -261,11 +288,7 @@ def trained_model(
         raise ValueError(f"unknown model kind {kind!r}; choose one of {list(KINDS)}")
     full_recipe = _merge(RECIPES[kind], recipe)
     device = torch.device(device or "cpu")
-    if dataset is None:
-        data_id = "digital_v1-default"
-    else:
-        data_id = _dataset_fingerprint(dataset)
-    key = _config_key(kind, full_recipe, seed, data_id)
+    key = _config_key(kind, full_recipe, seed, _data_id(dataset))
     path = model_path(key, kind)
 
     from artiphys_course.training import TrainHistory, train
