@@ -79,7 +79,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "gaussian": {
         "core": _CORE,
         "model": {"shifter": True, "gamma_readout": 0.01, "position_network": True},
-        "train": {"lr": 5e-3, "max_epochs": 30},
+        "train": {"lr": 5e-3, "max_epochs": 20},
     },
     "gaussian_free": {
         "core": _CORE,
@@ -89,7 +89,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "linear": {
         "core": {**_CORE, "linear": True},
         "model": {"shifter": True, "gamma_readout": 0.01, "position_network": True},
-        "train": {"lr": 5e-3, "max_epochs": 10},
+        "train": {"lr": 5e-3, "max_epochs": 8},
     },
 }
 """Model options and training settings of each kind (override per call with ``recipe=``)."""
