@@ -58,7 +58,7 @@ def check_ln_gradient_rf(student: Callable[..., Any]) -> bool:
         atol=1e-6,
         hint="d/dx ELU(u) = 1 for u > 0 and exp(u) otherwise, with u = w . x + b; "
         "multiply each neuron's weights by its own slope.",
-        fallback="ap.gradient_rf",
+        fallback="gradient_rf",
     )
 
 
@@ -98,5 +98,5 @@ def check_batched_gradient_rf(student: Callable[..., Any]) -> bool:
         hint="Repeat the image once per neuron (image.repeat(len(neurons), 1, 1, 1)), make it "
         "require grad, pick out[k, neurons[k]] for each copy k, sum them and call "
         "torch.autograd.grad once.",
-        fallback="ap.gradient_rf",
+        fallback="gradient_rf",
     )

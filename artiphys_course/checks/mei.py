@@ -43,7 +43,7 @@ def check_fix_mean_std(student: Callable[..., Any]) -> bool:
         atol=1e-5,
         hint="Work per image: subtract images.mean(dim=(1, 2, 3), keepdim=True), divide by "
         "images.std(dim=(1, 2, 3), keepdim=True, unbiased=False), then scale and shift.",
-        fallback="ap.mei.FixedMeanStd",
+        fallback="FixedMeanStd",
     )
 
 
@@ -88,7 +88,7 @@ def check_gradient_ascent_step(student: Callable[..., Any]) -> bool:
         atol=1e-5,
         hint="responses = model(x)[torch.arange(n), neurons]; one torch.autograd.grad of their "
         "sum gives every image's gradient; normalise each by its RMS, step, then fix mean/std.",
-        fallback="ap.mei.compute_meis",
+        fallback="compute_meis",
     )
 
 
@@ -112,5 +112,5 @@ def check_cross_activation_matrix(student: Callable[..., Any]) -> bool:
         atol=1e-5,
         hint="model(meis) is (MEIs, neurons): transpose it, then divide each row by its "
         "diagonal element.",
-        fallback="ap.mei.cross_activation",
+        fallback="cross_activation",
     )
