@@ -401,3 +401,12 @@ def test_plots_build_figures_with_the_expected_panels():
     with pytest.raises(ValueError, match="images must be"):
         mplot.plot_image_grid(torch.zeros(2, 3))
     plt.close("all")
+
+
+def test_denormal_flushing_is_switched_off_afterwards():
+    tiny = torch.tensor([1e-40])
+    compute_meis(Linear(), image_shape=SHAPE, steps=2)
+    assert tiny * 1.0 > 0  # subnormals survive again outside the optimisation
+    a = compute_meis(small_cnn(), image_shape=SHAPE, steps=10, flush_denormal=True)
+    b = compute_meis(small_cnn(), image_shape=SHAPE, steps=10, flush_denormal=False)
+    torch.testing.assert_close(a.images, b.images)
