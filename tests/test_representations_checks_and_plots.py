@@ -83,6 +83,6 @@ def test_plots_draw_labelled_figures():
     assert ax.collections[0].get_array().shape == (36,)
     with pytest.raises(ValueError):
         plots.plot_embedding(rng.normal(size=(35, 2)), theta)
-    fig = plots.plot_filters(rng.normal(size=(4, 1, 5, 5)))
+    fig = plots.plot_conv_filters(rng.normal(size=(4, 1, 5, 5)))
     assert len(fig.axes) == 5  # four filters and the colour bar
     plt.close("all")

@@ -22,7 +22,7 @@ from artiphys_course.tuning import TuningCurves, VonMisesFit, sort_by_preference
 __all__ = [
     "plot_decoder",
     "plot_embedding",
-    "plot_filters",
+    "plot_conv_filters",
     "plot_population_heatmap",
     "plot_rdm",
     "plot_rdms",
@@ -283,7 +283,7 @@ def plot_embedding(
     return ax
 
 
-def plot_filters(
+def plot_conv_filters(
     weights: np.ndarray,
     *,
     titles: Sequence[str] | None = None,
