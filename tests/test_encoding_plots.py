@@ -26,6 +26,10 @@ def test_histograms_and_fraction_bars():
     fig = eplot.plot_correlation_histograms(corr, ceiling=RNG.uniform(0.5, 0.9, 50))
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels[0].startswith("noise ceiling") and f"({corr['LN'].mean():.2f})" in labels[1]
+    fig = eplot.plot_correlation_histograms({"m": np.array([0.1, 0.2, 0.9])}, statistic="median")
+    assert "(0.20)" in fig.axes[0].get_legend().get_texts()[0].get_text()
+    with pytest.raises(ValueError, match="statistic"):
+        eplot.plot_correlation_histograms(corr, statistic="mode")
     fig = eplot.plot_fraction_of_ceiling({"LN": 0.5, "CNN": 0.7}, target=0.9)
     assert [p.get_height() for p in fig.axes[0].patches] == [0.5, 0.7]
 

@@ -1,0 +1,121 @@
+"""Models: torchvision networks, encoding-model cores and readouts, SENSORIUM checkpoints, the zoo.
+
+Cores (``cores``), readouts (``readouts``) and shifters (``shifters``) are separate, composable
+``nn.Module``s combined by ``encoders``; ``zoo`` trains the course models once and caches them.
+"""
+
+from artiphys_course.models.cores import (
+    LAPLACE_KERNEL,
+    DepthSeparableConv2d,
+    NormalizationCore,
+    SimpleConvCore,
+    Stacked2dCore,
+    laplace_l2,
+)
+from artiphys_course.models.encoders import (
+    DEFAULT_KEY,
+    Encoder,
+    core_readout_model,
+    ln_model,
+    simple_cnn,
+)
+from artiphys_course.models.normative import (
+    LAYERS,
+    TiltCNN,
+    TiltHistory,
+    TiltTask,
+    center_surround_filter,
+    initial_filters,
+    make_tilt_gratings,
+    make_tilt_task,
+    tilt_labels,
+    train_tilt_cnn,
+)
+from artiphys_course.models.pretrained import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    PARTIAL_ALEXNET_LAYERS,
+    imagenet_normalize,
+    load_pretrained,
+)
+from artiphys_course.models.readouts import (
+    FullyConnectedReadout,
+    GaussianReadout,
+    MultiReadout,
+    PositionNetwork,
+    grid_to_pixels,
+    pixels_to_grid,
+    read_features,
+)
+from artiphys_course.models.sensorium import (
+    SENSORIUM_CHECKPOINTS,
+    SENSORIUM_DATA_KEY,
+    SENSORIUM_IMAGE_SHAPE,
+    build_sensorium_model,
+    convert_sensorium_state_dict,
+    load_sensorium_model,
+    standardize,
+)
+from artiphys_course.models.shifters import (
+    MLPShifter,
+    shift_to_pixels,
+)
+from artiphys_course.models.zoo import (
+    KINDS,
+    RECIPES,
+    ZooInfo,
+    build_model,
+    model_path,
+    trained_model,
+)
+
+__all__ = [
+    "DEFAULT_KEY",
+    "DepthSeparableConv2d",
+    "Encoder",
+    "FullyConnectedReadout",
+    "GaussianReadout",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "KINDS",
+    "LAPLACE_KERNEL",
+    "LAYERS",
+    "MLPShifter",
+    "MultiReadout",
+    "NormalizationCore",
+    "PARTIAL_ALEXNET_LAYERS",
+    "PositionNetwork",
+    "RECIPES",
+    "SENSORIUM_CHECKPOINTS",
+    "SENSORIUM_DATA_KEY",
+    "SENSORIUM_IMAGE_SHAPE",
+    "SimpleConvCore",
+    "Stacked2dCore",
+    "TiltCNN",
+    "TiltHistory",
+    "TiltTask",
+    "ZooInfo",
+    "build_model",
+    "build_sensorium_model",
+    "center_surround_filter",
+    "convert_sensorium_state_dict",
+    "core_readout_model",
+    "grid_to_pixels",
+    "imagenet_normalize",
+    "initial_filters",
+    "laplace_l2",
+    "ln_model",
+    "load_pretrained",
+    "load_sensorium_model",
+    "make_tilt_gratings",
+    "make_tilt_task",
+    "model_path",
+    "pixels_to_grid",
+    "read_features",
+    "shift_to_pixels",
+    "simple_cnn",
+    "standardize",
+    "tilt_labels",
+    "train_tilt_cnn",
+    "trained_model",
+]

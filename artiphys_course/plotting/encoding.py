@@ -31,25 +31,36 @@ def plot_correlation_histograms(
     correlations: Mapping[str, np.ndarray],
     *,
     ceiling: np.ndarray | None = None,
+    statistic: str = "mean",
+    xlabel: str = "single-trial test correlation (per neuron)",
+    title: str | None = None,
     bins: int = 30,
     figsize: tuple[float, float] = (6.0, 3.5),
 ) -> Figure:
-    """Histograms of per-neuron test correlations of several models (and the noise ceiling).
+    """Histograms of per-neuron correlations of several models (and the noise ceiling).
 
     Parameters
     ----------
     correlations : dict of str to array (n_neurons,)
-        Model name -> test correlation of each neuron.
+        Label -> one correlation per neuron (test correlation, match with a true filter, ...).
     ceiling : array (n_neurons,), optional
         The noise ceiling per neuron, drawn as a grey outline.
+    statistic : {"mean", "median"}
+        The summary marked by a dashed line and given in the legend.
+    xlabel, title : str
+        Axis label and title (default title names the statistic).
     bins : int
     figsize : (float, float)
 
     Returns
     -------
     Figure
-        One axis; dashed lines mark each model's mean.
+        One axis; dashed lines mark each set's mean or median.
     """
+    summaries = {"mean": np.mean, "median": np.median}
+    if statistic not in summaries:
+        raise ValueError(f"statistic must be 'mean' or 'median', got {statistic!r}")
+    summary = summaries[statistic]
     fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     values = [_numpy(v) for v in correlations.values()]
     if ceiling is not None:
@@ -58,17 +69,16 @@ def plot_correlation_histograms(
     edges = np.linspace(lo, 1.0, bins + 1)
     if ceiling is not None:
         c = _numpy(ceiling)
-        ax.hist(
-            c, edges, histtype="step", color="0.4", lw=2, label=f"noise ceiling ({c.mean():.2f})"
-        )
+        label = f"noise ceiling ({summary(c):.2f})"
+        ax.hist(c, edges, histtype="step", color="0.4", lw=2, label=label)
     for i, (name, corr) in enumerate(correlations.items()):
-        corr = _numpy(corr)
-        ax.hist(corr, edges, alpha=0.45, color=f"C{i}", label=f"{name} ({corr.mean():.2f})")
-        ax.axvline(corr.mean(), color=f"C{i}", ls="--", lw=1.5)
+        corr = _numpy(corr).ravel()
+        ax.hist(corr, edges, alpha=0.45, color=f"C{i}", label=f"{name} ({summary(corr):.2f})")
+        ax.axvline(summary(corr), color=f"C{i}", ls="--", lw=1.5)
     ax.set(
-        xlabel="single-trial test correlation (per neuron)",
+        xlabel=xlabel,
         ylabel="number of neurons",
-        title="Prediction quality per neuron (mean in brackets)",
+        title=title or f"Per-neuron correlations ({statistic} in brackets)",
     )
     ax.legend(frameon=False, fontsize="small")
     return fig

@@ -12,7 +12,6 @@ from matplotlib.figure import Figure
 from artiphys_course.mei import MEIResult
 
 __all__ = [
-    "plot_correlation_histograms",
     "plot_cross_activation",
     "plot_image_grid",
     "plot_mei_traces",
@@ -158,26 +157,6 @@ def plot_rf_comparison(
     fig.supxlabel(_OWN_SCALE_NOTE, fontsize=8)
     if suptitle:
         fig.suptitle(suptitle)
-    return fig
-
-
-def plot_correlation_histograms(
-    correlations: Mapping[str, object],
-    *,
-    xlabel: str = "correlation with the true filter",
-    title: str | None = None,
-    bins: int = 30,
-) -> Figure:
-    """Histograms of per-neuron correlations, one per labelled set, with medians marked."""
-    fig, ax = plt.subplots(figsize=(6, 3.2), layout="constrained")
-    edges = np.linspace(-1, 1, bins + 1)
-    for i, (label, values) in enumerate(correlations.items()):
-        v = _numpy(values).ravel()
-        median = float(np.median(v))
-        ax.hist(v, bins=edges, alpha=0.5, color=f"C{i}", label=f"{label} (median {median:.2f})")
-        ax.axvline(median, color=f"C{i}", ls="--")
-    ax.set(xlabel=xlabel, ylabel="neurons", title=title)
-    ax.legend(fontsize=8)
     return fig
 
 
