@@ -355,7 +355,8 @@ class GaussianReadout(nn.Module):
         grid = grid.clamp(-1, 1)
         if shift is not None:  # may move a position off the map: it then reads zeros
             grid = grid + shift[:, None, :]
-        return torch.einsum("bcn,cn->bn", _read_grid(x, grid), self.features) + self.bias
+        # a product and a sum over channels: einsum would run n tiny matrix products on a CPU
+        return (_read_grid(x, grid) * self.features).sum(dim=1) + self.bias
 
     def regularizer(self) -> torch.Tensor:
         """``gamma * sum |features|`` (sparse channel weights)."""
