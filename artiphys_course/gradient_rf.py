@@ -256,7 +256,7 @@ def gradient_rf(
     image: Tensor | None = None,
     image_shape: Sequence[int] | None = None,
     unit: UnitSpec = None,
-    chunk_size: int = 256,
+    chunk_size: int = 64,
     device: str | torch.device | None = None,
     progress: bool = False,
     **forward_kwargs: Any,
@@ -284,7 +284,9 @@ def gradient_rf(
     unit : see :data:`UnitSpec`
         Which units of the model are the "neurons" (default: the model's output columns).
     chunk_size : int
-        Neurons per forward/backward pass.
+        Neurons per forward/backward pass. Memory grows with it (one copy of every activation
+        per neuron); on a CPU, larger chunks are not faster for convolutional models, whose
+        per-image cost is already compute-bound at small batches (``benchmarks/bench_mei.py``).
     device : str or torch.device, optional
         Where to compute (default: the model's device).
     progress : bool

@@ -5,14 +5,17 @@ steps, same model) with final activations equal within 2 %; gradient RFs of 500 
 call >= 10x faster than a loop over neurons.
 
 The models are the course's untrained encoders for 36 x 64 images and 500 neurons (LN, simple CNN,
-core + Gaussian readout) and the digital V1's generative model. The MEI loop calls
+the default core + Gaussian readout, and the zoo's ``"gaussian"`` architecture that notebooks 05 and
+06 use) and the digital V1's generative model. The MEI loop calls
 :func:`compute_meis` once per neuron; the gradient-RF loop is the plain autograd loop one would
 write (one forward and one backward of a single image per neuron).
 
 Batching removes per-call overhead (Python, kernel launches) and lets matrix products use their
 fast paths. It does not remove arithmetic: when one image's forward pass is already
 compute-bound (a convolutional core on a CPU), the batched run costs about as many FLOPs as the
-loop and the speed-up is small; on a GPU it is large.
+loop and the speed-up is small; on a GPU it is large. The last table measures that bound directly:
+the time of one forward + backward pass per image at batch size 1 divided by the same at batch size
+100 is the largest speed-up any batching can give for that model on this machine.
 
 Run: ``python benchmarks/bench_mei.py [--steps 20] [--threads 2] [--device cpu]``
 """
@@ -27,6 +30,7 @@ import torch
 from artiphys_course.gradient_rf import gradient_rf
 from artiphys_course.mei import FixedMeanStd, FixedNorm, compute_meis
 from artiphys_course.models.encoders import core_readout_model, ln_model, simple_cnn
+from artiphys_course.models.zoo import build_model
 from artiphys_course.simulate import make_digital_v1
 
 SHAPE = (1, 36, 64)
@@ -49,12 +53,14 @@ def models(device: torch.device) -> dict[str, tuple[torch.nn.Module, dict, torch
     standard = dict(constraint=FixedMeanStd(0.0, 1.0), lr=0.05)
     noise = torch.randn((1, *SHAPE), generator=torch.Generator().manual_seed(0))
     dv1 = make_digital_v1(n_neurons=N_NEURONS, n_train=20, n_validation=4, n_test_images=2)
+    zero = torch.zeros(1, *SHAPE)
     grey = torch.full(SHAPE, 127.5)
     grey_norm = dict(constraint=FixedNorm(400.0, center=127.5, clip=(0.0, 255.0)), lr=2.0)
     out = {
-        "LN": (ln_model(SHAPE, N_NEURONS), standard, torch.zeros(1, *SHAPE)),
-        "simple CNN": (simple_cnn(SHAPE, N_NEURONS), standard, torch.zeros(1, *SHAPE)),
-        "core+readout": (core_readout_model(SHAPE, N_NEURONS), standard, torch.zeros(1, *SHAPE)),
+        "LN": (ln_model(SHAPE, N_NEURONS), standard, zero),
+        "simple CNN": (simple_cnn(SHAPE, N_NEURONS), standard, zero),
+        "core+readout": (core_readout_model(SHAPE, N_NEURONS), standard, zero),
+        "zoo gaussian": (build_model("gaussian", SHAPE, N_NEURONS), standard, zero),
         # rectified cells have zero gradient at grey: take the gradient at a noisy image
         "digital V1": (dv1.model, {**grey_norm, "initial": grey}, grey + 40 * noise),
     }
@@ -90,6 +96,25 @@ def bench_gradient_rf(model, image, device) -> tuple[float, float, float]:
     return t_one, t_loop, err
 
 
+def per_image_seconds(model, batch: int, device, seconds: float = 2.0) -> float:
+    """Wall time of one forward + input-gradient backward pass, per image, at ``batch``."""
+    x = torch.randn((batch, *SHAPE), generator=torch.Generator().manual_seed(0)).to(device)
+    x.requires_grad_(True)
+    cols = (torch.arange(batch, device=device) % N_NEURONS)[:, None]
+
+    def step() -> None:
+        torch.autograd.grad(model(x).gather(1, cols).sum(), x)
+
+    step()  # warm-up
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        calls += 1
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / (calls * batch)
+
+
 def row(task: str, t_batch: float, t_loop: float, diff: float) -> str:
     return f"{task:<32}{t_batch:>10.2f}{t_loop:>10.2f}{t_loop / t_batch:>9.1f}x{diff:>14.1e}"
 
@@ -115,6 +140,13 @@ def main() -> None:
         print(
             row(f"500 gradient RFs, {name}", *bench_gradient_rf(model, image, device)), flush=True
         )
+    print("\nper-image forward + backward (ms) at batch 1 and 100: the most batching can give")
+    for name, (model, _, _) in models(device).items():
+        if args.only and name not in args.only:
+            continue
+        one, hundred = (per_image_seconds(model, b, device) for b in (1, 100))
+        line = f"{name:<32}{one * 1e3:>10.2f}{hundred * 1e3:>10.2f}{one / hundred:>9.1f}x"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":
