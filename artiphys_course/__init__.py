@@ -120,6 +120,8 @@ _EXPORTS: dict[str, str] = {
     "eval_mode": "gradient_rf",
     "grey_image": "gradient_rf",
     "model_device": "gradient_rf",
+    "OwnResponseFunction": "gradient_rf",
+    "own_response_function": "gradient_rf",
     "response_function": "gradient_rf",
     "select_neurons": "gradient_rf",
     "DecoderResult": "decoding",

@@ -29,18 +29,24 @@ from artiphys_course.runtime import progress_bar
 
 __all__ = [
     "LayerUnits",
+    "OwnResponseFunction",
     "ResponseFunction",
     "UnitSpec",
     "eval_mode",
     "gradient_rf",
     "grey_image",
     "model_device",
+    "own_response_function",
     "response_function",
     "select_neurons",
 ]
 
 ResponseFunction = Callable[[Tensor], Tensor]
 """Maps images ``(B, C, H, W)`` to responses ``(B, n)``."""
+
+OwnResponseFunction = Callable[[Tensor, Tensor], Tensor]
+"""Maps images ``(B, C, H, W)`` and neuron indices ``(B,)`` to ``(B,)``: each image's response of
+its own neuron."""
 
 UnitSpec = None | str | tuple[str, int | Sequence[int]] | Callable[[Any], Tensor]
 """Which units of a model: ``None`` (the model's output columns), a layer name (its channels), a
@@ -156,6 +162,44 @@ def response_function(
     )
 
 
+def own_response_function(
+    model: Callable[..., Any], unit: UnitSpec = None, **forward_kwargs: Any
+) -> OwnResponseFunction:
+    """Like :func:`response_function`, for one neuron per image: ``f(images, neurons) -> (B,)``.
+
+    Encoding models (:class:`~artiphys_course.models.encoders.Encoder`, in eval mode) compute
+    only each image's own neuron (:func:`artiphys_course.models.windowed.neuron_responses`: the
+    same numbers, a fraction of the arithmetic; with a Gaussian readout only on the neuron's
+    receptive-field window); every other model runs the full forward pass and picks column
+    ``neurons[b]`` of row ``b``.
+    """
+    if (
+        unit is None
+        and isinstance(model, nn.Module)
+        and set(forward_kwargs)
+        <= {
+            "pupil_center",
+            "data_key",
+        }
+    ):
+        from artiphys_course.models.encoders import Encoder
+        from artiphys_course.models.windowed import neuron_responses
+
+        if isinstance(model, Encoder):
+            return lambda images, neurons: neuron_responses(
+                model, images, neurons, **forward_kwargs
+            )
+    fn, _ = response_function(model, unit, **forward_kwargs)
+    if isinstance(fn, nn.Module):
+        fn = fn.to(model_device(model))
+
+    def own(images: Tensor, neurons: Tensor) -> Tensor:
+        out = _check_responses(fn(images), len(neurons))
+        return out.gather(1, neurons[:, None])[:, 0]
+
+    return own
+
+
 def grey_image(image_shape: Sequence[int], value: float = 0.0, *, device=None) -> Tensor:
     """A uniform image ``(1, C, H, W)`` of ``value``.
 
@@ -266,7 +310,8 @@ def gradient_rf(
     The image is copied once per neuron into a batch; copy ``k`` feeds neuron ``k`` only, and one
     backward pass of ``sum_k r_{n_k}(copy_k)`` gives every neuron's gradient (the copies do not
     interact because the model runs in eval mode). Neurons are processed ``chunk_size`` at a
-    time to bound memory.
+    time to bound memory. For an encoding model with a Gaussian readout each copy only runs
+    through its neuron's receptive-field window (:func:`own_response_function`).
 
     Parameters
     ----------
@@ -310,12 +355,11 @@ def gradient_rf(
         with torch.no_grad():
             n_total = _check_responses(fn(x0), 1).shape[1]
         idx = select_neurons(implied if neurons is None else neurons, n_total).to(x0.device)
+        own = own_response_function(model, unit, **forward_kwargs)
         chunks = torch.split(idx, chunk_size)
         grads = []
         for chunk in progress_bar(chunks, progress, desc="gradient RFs"):
             x = x0.expand(len(chunk), *x0.shape[1:]).clone().requires_grad_(True)
-            out = _check_responses(fn(x), len(chunk))
-            own = out.gather(1, chunk[:, None]).sum()
-            (grad,) = torch.autograd.grad(own, x)
+            (grad,) = torch.autograd.grad(own(x, chunk).sum(), x)
             grads.append(grad)
     return torch.cat(grads)

@@ -40,10 +40,12 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from artiphys_course.gradient_rf import (
+    OwnResponseFunction,
     UnitSpec,
     _check_responses,
     eval_mode,
     model_device,
+    own_response_function,
     response_function,
     select_neurons,
 )
@@ -394,7 +396,7 @@ def compute_meis(
             n_total = _check_responses(fn(torch.zeros(1, *shape, device=device)), 1).shape[1]
         idx = select_neurons(implied if neurons is None else neurons, n_total)
         result = _optimise_in_chunks(
-            fn,
+            own_response_function(model, unit, **forward_kwargs),
             idx,
             shape,
             initial=initial,
@@ -429,7 +431,7 @@ def _flushing_denormals(enabled: bool) -> Iterator[None]:
 
 
 def _optimise_in_chunks(
-    fn: Callable[[Tensor], Tensor],
+    own: OwnResponseFunction,
     idx: Tensor,
     shape: tuple[int, int, int],
     *,
@@ -453,7 +455,7 @@ def _optimise_in_chunks(
         init = None
         if initial is not None:
             init = initial if initial.ndim == 3 else initial[start : start + size]
-        parts.append(_optimise(fn, chunk, shape, initial=init, seed=seed, **options))
+        parts.append(_optimise(own, chunk, shape, initial=init, seed=seed, **options))
     return MEIResult(
         images=torch.cat([p[0] for p in parts]),
         activations=torch.cat([p[1] for p in parts], dim=1),
@@ -464,7 +466,7 @@ def _optimise_in_chunks(
 
 
 def _optimise(
-    fn: Callable[[Tensor], Tensor],
+    own: OwnResponseFunction,
     chunk: Tensor,
     shape: tuple[int, int, int],
     *,
@@ -491,16 +493,16 @@ def _optimise(
     param = parameterization.init(constrain(start.to(device))).requires_grad_(True)
     opt = _make_optimizer(optimizer, [param], lr)
     generator = torch.Generator().manual_seed(int(seed))
-    cols = chunk.to(device)[:, None]
+    cols = chunk.to(device)
     trace = []
     for _ in progress_bar(range(steps), progress, desc="MEI steps"):
         shown = constrain(parameterization(param))
         for transform in transforms:
             shown = transform(shown, generator)
-        own = _check_responses(fn(shown), len(chunk)).gather(1, cols)[:, 0]
-        trace.append(own.detach())  # stays on the device: no sync per step
+        response = own(shown, cols)
+        trace.append(response.detach())  # stays on the device: no sync per step
         # the gradient with respect to the image parameter only: the model's .grad stay untouched
-        (grad,) = torch.autograd.grad(-own.sum(), param)
+        (grad,) = torch.autograd.grad(-response.sum(), param)
         if precondition is not None:
             grad = precondition(grad)
         if normalize_gradient:
@@ -510,7 +512,7 @@ def _optimise(
         opt.step()
     with torch.no_grad():
         images = constrain(parameterization(param))
-        final = fn(images).gather(1, cols)[:, 0]
+        final = own(images, cols)
     return images.detach().cpu(), torch.stack(trace).cpu(), final.cpu()
 
 

@@ -10,6 +10,11 @@ the default core + Gaussian readout, and the zoo's ``"gaussian"`` architecture t
 :func:`compute_meis` once per neuron; the gradient-RF loop is the plain autograd loop one would
 write (one forward and one backward of a single image per neuron).
 
+Both MEI runs and the batched gradient RFs go through the package's engine, which computes only
+each image's own neuron (:mod:`artiphys_course.models.windowed`): for a Gaussian readout only on
+that neuron's receptive-field window, for a fully connected readout with one row of its weights.
+That, not batching, is what makes conv models with a Gaussian readout fast on a CPU.
+
 Batching removes per-call overhead (Python, kernel launches) and lets matrix products use their
 fast paths. It does not remove arithmetic: when one image's forward pass is already
 compute-bound (a convolutional core on a CPU), the batched run costs about as many FLOPs as the

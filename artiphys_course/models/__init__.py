@@ -1,7 +1,8 @@
 """Models: torchvision networks, encoding-model cores and readouts, SENSORIUM checkpoints, the zoo.
 
 Cores (``cores``), readouts (``readouts``) and shifters (``shifters``) are separate, composable
-``nn.Module``s combined by ``encoders``; ``zoo`` trains the course models once and caches them.
+``nn.Module``s combined by ``encoders``; ``zoo`` trains the course models once and caches them;
+``windowed`` evaluates one neuron per image on its receptive-field window (MEIs, gradient RFs).
 """
 
 from artiphys_course.models.cores import (
@@ -60,6 +61,7 @@ from artiphys_course.models.shifters import (
     MLPShifter,
     shift_to_pixels,
 )
+from artiphys_course.models.windowed import neuron_responses, supports_windowed
 from artiphys_course.models.zoo import (
     KINDS,
     RECIPES,
@@ -110,11 +112,13 @@ __all__ = [
     "make_tilt_gratings",
     "make_tilt_task",
     "model_path",
+    "neuron_responses",
     "pixels_to_grid",
     "read_features",
     "shift_to_pixels",
     "simple_cnn",
     "standardize",
+    "supports_windowed",
     "tilt_labels",
     "train_tilt_cnn",
     "trained_model",
