@@ -53,6 +53,7 @@ UnitSpec = None | str | tuple[str, int | Sequence[int]] | Callable[[Any], Tensor
 ``(layer, channels)`` tuple, or a callable applied to the model's output."""
 
 _POSITIONS = ("center", "mean", "max")
+_ENCODER_KWARGS = {"pupil_center", "data_key"}
 
 
 class LayerUnits(nn.Module):
@@ -173,15 +174,7 @@ def own_response_function(
     receptive-field window); every other model runs the full forward pass and picks column
     ``neurons[b]`` of row ``b``.
     """
-    if (
-        unit is None
-        and isinstance(model, nn.Module)
-        and set(forward_kwargs)
-        <= {
-            "pupil_center",
-            "data_key",
-        }
-    ):
+    if unit is None and isinstance(model, nn.Module) and set(forward_kwargs) <= _ENCODER_KWARGS:
         from artiphys_course.models.encoders import Encoder
         from artiphys_course.models.windowed import neuron_responses
 
@@ -189,9 +182,8 @@ def own_response_function(
             return lambda images, neurons: neuron_responses(
                 model, images, neurons, **forward_kwargs
             )
+    # a LayerUnits wraps the model's own layers: it is wherever the model is
     fn, _ = response_function(model, unit, **forward_kwargs)
-    if isinstance(fn, nn.Module):
-        fn = fn.to(model_device(model))
 
     def own(images: Tensor, neurons: Tensor) -> Tensor:
         out = _check_responses(fn(images), len(neurons))
