@@ -302,8 +302,8 @@ def gradient_rf(
     The image is copied once per neuron into a batch; copy ``k`` feeds neuron ``k`` only, and one
     backward pass of ``sum_k r_{n_k}(copy_k)`` gives every neuron's gradient (the copies do not
     interact because the model runs in eval mode). Neurons are processed ``chunk_size`` at a
-    time to bound memory. For an encoding model with a Gaussian readout each copy only runs
-    through its neuron's receptive-field window (:func:`own_response_function`).
+    time to bound memory. For an encoding model only each copy's own neuron is computed (with a
+    Gaussian readout only on that neuron's receptive-field window; :func:`own_response_function`).
 
     Parameters
     ----------
