@@ -8,18 +8,43 @@ from __future__ import annotations
 
 import os
 import random
+import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import torch
 
-__all__ = ["get_device", "seed_everything", "data_dir", "offline", "progress_bar"]
+__all__ = [
+    "ArtiphysWarning",
+    "notice",
+    "get_device",
+    "seed_everything",
+    "seeded",
+    "data_dir",
+    "offline",
+    "progress_bar",
+]
 
 T = TypeVar("T")
 
 _DEVICE_ORDER = ("cuda", "mps", "cpu")
+
+
+class ArtiphysWarning(UserWarning):
+    """A notice from the course package that may change what a result means.
+
+    Examples: a simulated stand-in was used because the real data are not cached, a network has
+    no pretrained weights, a model was put in eval mode. Shown once per place in notebooks;
+    silence them with ``warnings.simplefilter("ignore", ArtiphysWarning)``.
+    """
+
+
+def notice(message: str, *, stacklevel: int = 2) -> None:
+    """Issue ``message`` as an :class:`ArtiphysWarning` attributed to the caller's caller."""
+    warnings.warn(message, ArtiphysWarning, stacklevel=stacklevel + 1)
 
 
 def get_device(prefer: str | torch.device | None = None) -> torch.device:
@@ -85,6 +110,41 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> torch.Generato
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
     return torch.Generator().manual_seed(seed)
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[torch.Generator]:
+    """Run a block with seeded global RNGs, then restore the caller's RNG state.
+
+    Inside the block Python's ``random``, NumPy's legacy global RNG and torch (CPU and every
+    CUDA device) are seeded with ``seed``; on exit all of them are back to where they were, so
+    library code and checks can use random initialisation and shuffling reproducibly without
+    changing the random numbers of the caller's later cells.
+
+    Parameters
+    ----------
+    seed : int
+        The seed (a Python or NumPy integer; a bool, float or None raises ``TypeError``).
+
+    Yields
+    ------
+    torch.Generator
+        A CPU generator seeded with ``seed``, for functions that take ``generator=``.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be an int, got {seed!r} ({type(seed).__name__}).")
+    py_state = random.getstate()
+    np_state = np.random.get_state()  # noqa: NPY002 - restores legacy global state
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        random.seed(int(seed))
+        np.random.seed(int(seed) % 2**32)  # noqa: NPY002 - seeds legacy global state
+        torch.manual_seed(int(seed))
+        try:
+            yield torch.Generator().manual_seed(int(seed))
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)  # noqa: NPY002
 
 
 def data_dir() -> Path:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -46,3 +49,34 @@ def test_progress_bar_can_be_turned_off(capsys):
     assert list(runtime.progress_bar(range(3), progress=False)) == [0, 1, 2]
     assert list(runtime.progress_bar(range(3), progress=True)) == [0, 1, 2]
     assert capsys.readouterr().out == ""
+
+
+def test_seeded_block_is_reproducible_and_leaves_caller_rng_untouched():
+    runtime.seed_everything(5)
+    expected = (random.random(), np.random.rand(), torch.rand(2))  # noqa: NPY002
+    runtime.seed_everything(5)
+    with runtime.seeded(11) as g:
+        inside = (random.random(), np.random.rand(), torch.rand(2), torch.rand(2, generator=g))  # noqa: NPY002
+    after = (random.random(), np.random.rand(), torch.rand(2))  # noqa: NPY002
+    assert after[0] == expected[0] and after[1] == expected[1]
+    assert torch.equal(after[2], expected[2])
+    with runtime.seeded(11) as g:
+        again = (random.random(), np.random.rand(), torch.rand(2), torch.rand(2, generator=g))  # noqa: NPY002
+    assert inside[:2] == again[:2]
+    assert torch.equal(inside[2], again[2]) and torch.equal(inside[3], again[3])
+
+
+@pytest.mark.parametrize("bad", [None, 1.5, "3", True])
+def test_seeded_rejects_non_integer_seeds(bad):
+    with pytest.raises(TypeError, match="seed must be an int"):
+        with runtime.seeded(bad):
+            pass
+
+
+def test_notice_is_a_filterable_course_warning():
+    with pytest.warns(runtime.ArtiphysWarning, match="stand-in"):
+        runtime.notice("simulated stand-in used")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", runtime.ArtiphysWarning)
+        runtime.notice("silenced")
