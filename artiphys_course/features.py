@@ -33,6 +33,7 @@ from torch import nn
 from artiphys_course.models.pretrained import imagenet_normalize
 from artiphys_course.recording import get_layer, list_layers, record_layers, truncate
 from artiphys_course.runtime import get_device, progress_bar
+from artiphys_course.units import eval_mode
 
 __all__ = ["ALEXNET_LAYERS", "FeatureExtractor", "extract_features", "to_network_input"]
 
@@ -165,7 +166,8 @@ def extract_features(
     runner = truncate(model, deepest)
     chunks: dict[str, list[np.ndarray]] = {label: [] for label in mapping}
     starts = range(0, len(images), batch_size)
-    with torch.no_grad(), record_layers(model, list(set(mapping.values()))) as acts:
+    layers_used = list(set(mapping.values()))
+    with torch.no_grad(), eval_mode(model), record_layers(model, layers_used) as acts:
         for start in progress_bar(starts, progress, desc="features", total=len(starts)):
             batch = images[start : start + batch_size].to(device=device, dtype=torch.float32)
             runner(transform(batch) if transform is not None else batch)
