@@ -13,7 +13,6 @@ from artiphys_course.barmap import (
     bar_responses,
     fit_gaussian_2d,
     orientation_tuning,
-    preferred_orientation,
     select_bars,
     unit_responses,
     weighted_bar_map,
@@ -21,6 +20,7 @@ from artiphys_course.barmap import (
 from artiphys_course.receptive_fields import receptive_field, xn
 from artiphys_course.recording import truncate
 from artiphys_course.stimuli import make_bar_set, make_bars
+from artiphys_course.tuning import preferred_orientation
 
 
 def _angle_diff(a, b):
@@ -66,6 +66,24 @@ def test_fast_centre_unit_path_equals_the_full_layer(net):
     full = truncate(net, "features.3")(images).detach()[:, [0, 5, 191], 3, 3]
     np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(slow, full, rtol=1e-5, atol=1e-5)
+    off = unit_responses(net, "features.3", images, channels=[5], position=(1, 5))
+    off_slow = unit_responses(net, "features.3", images, channels=[5], position=(1, 5), fast=False)
+    full_off = truncate(net, "features.3")(images).detach()[:, [5], 1, 5]
+    np.testing.assert_allclose(off, full_off, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(off_slow, full_off, rtol=1e-5, atol=1e-5)
+
+
+def test_a_training_model_is_mapped_in_eval_mode_and_restored():
+    from artiphys_course.runtime import ArtiphysWarning
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU()).train()
+    images = torch.randn(4, 1, 5, 5, generator=torch.Generator().manual_seed(0))
+    with pytest.warns(ArtiphysWarning, match="eval mode"):
+        alone = unit_responses(model, "1", images[:1])
+    assert model.training and model[1].training
+    with pytest.warns(ArtiphysWarning):
+        together = unit_responses(model, "1", images)
+    torch.testing.assert_close(alone[0], together[0])  # batch statistics would differ
 
 
 def test_bar_responses_batches_agree(net):
@@ -123,18 +141,21 @@ def test_orientation_tuning_and_preference():
     grid, tuning = orientation_tuning(responses, oris)
     np.testing.assert_allclose(grid, np.arange(0, 180, 15.0))
     np.testing.assert_allclose(tuning, responses[:, ::3])
-    assert _angle_diff(preferred_orientation(tuning, grid), truth).max() < 1.0
-    np.testing.assert_allclose(preferred_orientation(tuning, grid, method="peak"), [15, 105, 165])
+    assert _angle_diff(preferred_orientation(tuning.T, grid), truth).max() < 1.0
 
 
 def test_bad_input_errors(net):
     n = xn(net, "features.3")
     with pytest.raises(KeyError, match=r"features\.3"):
         unit_responses(net, "features.33", torch.zeros(1, 3, n, n))
-    with pytest.raises(IndexError, match="192 channels"):
+    with pytest.raises(IndexError, match="192 units"):
         unit_responses(net, "features.3", torch.zeros(1, 3, n, n), channels=[192])
-    with pytest.raises(IndexError, match="192 channels"):
+    with pytest.raises(IndexError, match="192 units"):
         unit_responses(net, "features.3", torch.zeros(1, 3, n, n), channels=[-1], fast=False)
+    with pytest.raises(IndexError, match=r"position \(7, 0\) is outside the 7x7 output"):
+        unit_responses(net, "features.3", torch.zeros(1, 3, n, n), position=(7, 0))
+    with pytest.raises(IndexError, match=r"position \(0, 7\) is outside the 7x7 output"):
+        unit_responses(net, "features.3", torch.zeros(1, 3, n, n), position=(0, 7), fast=False)
     with pytest.raises(ValueError, match=r"\(batch, channels, height, width\)"):
         unit_responses(net, "features.3", torch.zeros(3, n, n))
     small = make_bar_set(51, 51, n_positions=3)
