@@ -3,7 +3,8 @@
 The helper package of the course. Topics, one module each: ``simulate`` (the digital V1),
 ``stimuli``, ``recording``, ``units``, ``receptive_fields``, ``barmap``, ``losses``, ``training``,
 ``metrics``, ``gradient_rf``, ``mei``, ``tuning``, ``decoding``, ``rsa``, ``embedding``,
-``features``, ``layer_grid``, ``hierarchy``; sub-packages ``data``, ``models``, ``plotting`` and ``checks``.
+``features``, ``layer_grid``, ``hierarchy``; sub-packages ``data``, ``models``, ``plotting`` and
+``checks``.
 
 Their public functions are re-exported here, so ``import artiphys_course as ap`` is enough:
 ``ap.make_digital_v1()``, ``ap.bar_map(...)``, ``ap.models.trained_model("gaussian")``. Names are

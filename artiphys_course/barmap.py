@@ -131,7 +131,8 @@ def unit_responses(
         (:func:`~artiphys_course.units.select_neurons`).
     position : (row, col), optional
         Spatial position in the layer's output; default the centre unit
-        ``((h - 1) // 2, (w - 1) // 2)`` (:func:`~artiphys_course.receptive_fields.center_position`).
+        ``((h - 1) // 2, (w - 1) // 2)``
+        (:func:`~artiphys_course.receptive_fields.center_position`).
     transform : callable, optional
         Applied to the images first, e.g.
         :func:`~artiphys_course.models.pretrained.imagenet_normalize`.
@@ -174,7 +175,8 @@ def _check_size(model: nn.Module, layer: str | None, image_shape: tuple[int, int
         return
     if min(image_shape) < smallest:
         raise ValueError(
-            f"the images ({image_shape[0]}x{image_shape[1]}) are smaller than needed for {layer!r}: "
+            f"the images ({image_shape[0]}x{image_shape[1]}) are smaller than needed for "
+            f"{layer!r}: "
             f"its centre unit sees its whole {rf.size[0]}-pixel RF, centred, only from "
             f"xn = {smallest} pixels. Make the bar set with image_size={smallest}."
         )

@@ -80,8 +80,8 @@ def gradient_rf(
     image : Tensor, optional
         Where the gradient is taken, ``(H, W)``, ``(C, H, W)`` or ``(1, C, H, W)``. Default: the
         mean grey image, which is all zeros for models trained on normalised images (use
-        :func:`artiphys_course.units.grey_image` with the mean grey level for models on raw grey levels such as the
-        digital V1). Then ``image_shape`` is required.
+        :func:`artiphys_course.units.grey_image` with the mean grey level for models on raw grey
+        levels such as the digital V1). Then ``image_shape`` is required.
     image_shape : (C, H, W) or (H, W), optional
         Shape of the default grey image.
     layer : str, optional

@@ -398,9 +398,9 @@ def rf_box(
 def xn(model: nn.Module, layer: str, *, max_size: int | None = None) -> int:
     """Smallest square input size at which the centre unit of ``layer`` sees its whole RF, centred.
 
-    The centre unit (see :func:`center_position`) must have its RF centre exactly at the image centre
-    ``(N - 1) / 2`` and its RF inside the image; if no size gives exact centring (even kernels),
-    half a pixel off is accepted.
+    The centre unit (see :func:`center_position`) must have its RF centre exactly at the image
+    centre ``(N - 1) / 2`` and its RF inside the image; if no size gives exact centring (even
+    kernels), half a pixel off is accepted.
 
     Parameters
     ----------

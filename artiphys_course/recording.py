@@ -29,6 +29,7 @@ __all__ = [
     "truncate",
 ]
 
+
 def list_layers(model: nn.Module, *, leaves_only: bool = True) -> list[str]:
     """Dotted names of the model's modules, in registration order.
 

@@ -113,8 +113,9 @@ class LayerUnits(nn.Module):
         Where in the ``(h, w)`` feature map: the centre ``(h // 2, w // 2)``, the spatial mean, the
         spatial maximum, or an explicit ``(row, col)``.
     preprocess : callable, optional
-        Applied to the images first (e.g. :func:`artiphys_course.models.pretrained.imagenet_normalize`
-        when the optimised images live in [0, 1]).
+        Applied to the images first (e.g.
+        :func:`artiphys_course.models.pretrained.imagenet_normalize` when the optimised images
+        live in [0, 1]).
     """
 
     def __init__(
