@@ -221,7 +221,7 @@ def bar_responses(
     Returns
     -------
     np.ndarray
-        ``(n_units, n_bars)`` float32.
+        ``(n_bars, n_units)`` float32 (stimuli by neurons).
     """
     _check_size(model, layer, bars.image_size)
     if device is None:
@@ -244,7 +244,7 @@ def bar_responses(
                 fast=fast,
             )
             chunks.append(responses.float().cpu())
-    return torch.cat(chunks).T.contiguous().numpy()
+    return torch.cat(chunks).numpy()
 
 
 # --------------------------------------------------------------------------- weighted maps
@@ -496,7 +496,7 @@ def orientation_tuning(
     Parameters
     ----------
     responses : np.ndarray
-        ``(n_units, n_bars)``.
+        ``(n_bars, n_units)``, or ``(n_bars,)`` for one unit.
     orientation_deg : np.ndarray
         ``(n_bars,)`` bar orientations.
 
@@ -505,15 +505,22 @@ def orientation_tuning(
     orientations : np.ndarray
         ``(k,)`` distinct orientations, sorted.
     tuning : np.ndarray
-        ``(n_units, k)`` maximum response over all bars of that orientation (any length, width,
+        ``(k, n_units)`` maximum response over all bars of that orientation (any length, width,
         position, polarity).
     """
-    responses = np.atleast_2d(responses)
+    responses = np.asarray(responses)
+    if responses.ndim == 1:
+        responses = responses[:, None]
     ori = np.asarray(orientation_deg) % 180.0
+    if responses.ndim != 2 or responses.shape[0] != ori.shape[0]:
+        raise ValueError(
+            f"responses must have shape (n_bars, n_units) with n_bars = {ori.shape[0]} "
+            f"(one row per orientation_deg), got {responses.shape}"
+        )
     orientations, inverse = np.unique(ori, return_inverse=True)
-    tuning = np.full((responses.shape[0], len(orientations)), -np.inf)
+    tuning = np.full((len(orientations), responses.shape[1]), -np.inf)
     for k in range(len(orientations)):
-        tuning[:, k] = responses[:, inverse == k].max(axis=1)
+        tuning[k] = responses[inverse == k].max(axis=0)
     return orientations, tuning
 
 
@@ -530,7 +537,7 @@ class BarMapResult:
     bars : BarSet
         The stimuli (``len(bars) = n_bars``).
     responses : np.ndarray
-        ``(n_units, n_bars)`` responses of the centre unit of each channel.
+        ``(n_bars, n_units)`` responses of the centre unit of each channel.
     top_maps, bottom_maps : np.ndarray
         ``(n_units, H, W)`` weighted bar maps (see :func:`weighted_bar_map`).
     top_fit, bottom_fit : GaussianFit
@@ -538,7 +545,7 @@ class BarMapResult:
     orientations_deg : np.ndarray
         ``(k,)`` bar orientations.
     tuning : np.ndarray
-        ``(n_units, k)`` orientation tuning (best response per orientation).
+        ``(k, n_units)`` orientation tuning (best response per orientation).
     preferred_orientation_deg : np.ndarray
         ``(n_units,)`` vector-average preferred orientation in [0, 180).
     top_n : int
@@ -567,7 +574,7 @@ class BarMapResult:
     @property
     def best_bar(self) -> np.ndarray:
         """``(n_units,)`` index of each unit's most effective bar."""
-        return np.argmax(self.responses, axis=1)
+        return np.argmax(self.responses, axis=0)
 
 
 def bar_map(
@@ -613,7 +620,7 @@ def bar_map(
     responses = bar_responses(
         model, layer, bars, channels=channels, progress=progress, **response_kwargs
     )
-    n_units = responses.shape[0]
+    n_units = responses.shape[1]
     chan = np.arange(n_units) if channels is None else np.asarray(channels).reshape(-1)
     h, w = bars.image_size
     top = np.zeros((n_units, h, w))
@@ -621,7 +628,7 @@ def bar_map(
     for i in progress_bar(range(n_units), progress, desc="maps"):
         for maps, which in ((top, "top"), (bottom, "bottom")):
             maps[i] = weighted_bar_map(
-                responses[i], bars, top_n=top_n, which=which, weighting=weighting
+                responses[:, i], bars, top_n=top_n, which=which, weighting=weighting
             )
     empty = np.full((n_units, 2), np.nan)
     none = GaussianFit(empty, empty, empty[:, 0], empty[:, 0], empty[:, 0], np.zeros(n_units))
@@ -637,7 +644,7 @@ def bar_map(
         bottom_fit=fit_gaussians(bottom) if fit else none,
         orientations_deg=orientations,
         tuning=tuning,
-        preferred_orientation_deg=preferred_orientation(tuning.T, orientations, lower=0.0),
+        preferred_orientation_deg=preferred_orientation(tuning, orientations, lower=0.0),
         top_n=top_n,
         weighting=weighting,
     )

@@ -120,8 +120,8 @@ def extract_features(
     Parameters
     ----------
     model : nn.Module
-        Any network; it is moved to ``device`` and set to eval mode (with a notice when it was
-        in training mode).
+        Any network; it is moved to ``device`` and run in eval mode (with a notice when it was
+        in training mode; its training flags are restored afterwards).
     images : tensor or array
         ``(N, C, H, W)``; for ``transform="imagenet"`` grey levels 0..255 with 1 or 3 channels.
     layers : str, sequence of str or mapping

@@ -48,7 +48,7 @@ def test_known_oriented_filters_are_recovered():
     assert xn(model, "0") == 11
     bars = make_bar_set(21, rf_size=11, n_orientations=12, n_positions=9, polarities=(1,))
     res = bar_map(model, "0", bars, top_n=20, progress=False, in_channels=1)
-    assert res.responses.shape == (2, len(bars))
+    assert res.responses.shape == (len(bars), 2)
     np.testing.assert_allclose(res.orientations_deg, np.arange(12) * 15.0)
     assert _angle_diff(res.preferred_orientation_deg, [60.0, 150.0]).max() < 3.0
     np.testing.assert_allclose(res.top_fit.center, np.full((2, 2), 10.0), atol=0.5)
@@ -91,7 +91,7 @@ def test_bar_responses_batches_agree(net):
     bars = make_bar_set(n, receptive_field(net, "features.0").size[0], n_positions=3)
     a = bar_responses(net, "features.0", bars, batch_size=7, progress=False)
     b = bar_responses(net, "features.0", bars, batch_size=1000, progress=False)
-    assert a.shape == (64, len(bars))
+    assert a.shape == (len(bars), 64)
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
@@ -136,12 +136,18 @@ def test_gaussian_fit_recovers_known_parameters():
 def test_orientation_tuning_and_preference():
     oris = np.repeat(np.arange(0, 180, 15.0), 3)
     truth = np.array([20.0, 100.0, 170.0])
-    responses = np.exp(2 * np.cos(2 * np.deg2rad(oris[None] - truth[:, None])))
-    responses = responses * np.tile([1.0, 0.5, 0.2], 12)  # other bar parameters matter less
+    responses = np.exp(2 * np.cos(2 * np.deg2rad(oris[:, None] - truth[None])))  # (bars, units)
+    responses = (
+        responses * np.tile([1.0, 0.5, 0.2], 12)[:, None]
+    )  # other bar parameters matter less
     grid, tuning = orientation_tuning(responses, oris)
     np.testing.assert_allclose(grid, np.arange(0, 180, 15.0))
-    np.testing.assert_allclose(tuning, responses[:, ::3])
-    assert _angle_diff(preferred_orientation(tuning.T, grid), truth).max() < 1.0
+    np.testing.assert_allclose(tuning, responses[::3])
+    assert _angle_diff(preferred_orientation(tuning, grid), truth).max() < 1.0
+    _, one = orientation_tuning(responses[:, 1], oris)  # one unit: (n_bars,)
+    np.testing.assert_allclose(one, tuning[:, [1]])
+    with pytest.raises(ValueError, match=r"\(n_bars, n_units\) with n_bars = 36"):
+        orientation_tuning(responses.T, oris)
 
 
 def test_bad_input_errors(net):
