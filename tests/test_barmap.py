@@ -211,3 +211,29 @@ def test_digital_v1_ground_truth_centre_and_orientation():
         err = np.hypot(*(res.top_fit.center[0] - centre[i]))
         assert err < 1.0, (i, err)
         assert _angle_diff(res.preferred_orientation_deg[0], neurons.orientation_deg[i]) < 15.0
+
+
+def test_tuning_check_and_plot_follow_the_bars_by_units_layout(capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from artiphys_course.checks.bar_mapping import check_orientation_tuning_curve
+    from artiphys_course.plotting.barmap import plot_tuning
+
+    def curve(responses, orientation_deg):
+        return np.array([responses[orientation_deg == o].max() for o in np.unique(orientation_deg)])
+
+    assert check_orientation_tuning_curve(curve)
+    assert not check_orientation_tuning_curve(lambda r, o: curve(r, o)[::-1].copy())
+    capsys.readouterr()
+    model = _oriented_filter_net()
+    bars = make_bar_set(21, rf_size=11, n_orientations=12, n_positions=5, polarities=(1,))
+    res = bar_map(model, "0", bars, top_n=20, fit=False, progress=False, in_channels=1)
+    drawn = plot_tuning(res, [1], normalize=False)
+    ax = drawn if hasattr(drawn, "lines") else drawn.axes[0]  # an Axes or its Figure
+    x, y = ax.lines[0].get_data()
+    np.testing.assert_allclose(y[:-1], res.tuning[:, 1])
+    assert y[-1] == y[0] and x[-1] == 180.0
+    plt.close("all")

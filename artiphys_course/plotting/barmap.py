@@ -152,7 +152,7 @@ def plot_tuning(
     ----------
     result : BarMapResult
     units : sequence of int, optional
-        Rows of ``result`` (default: the first 6).
+        Indices of mapped units, columns of ``result.tuning`` (default: the first 6).
     ax : Axes, optional
     normalize : bool
         Scale each curve to its maximum (shapes are easier to compare).
