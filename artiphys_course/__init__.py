@@ -1,9 +1,10 @@
 """artiphys-course: probe artificial and biological visual neurons with the same tools.
 
 The helper package of the course. Topics, one module each: ``simulate`` (the digital V1),
-``stimuli``, ``recording``, ``receptive_fields``, ``barmap``, ``losses``, ``training``, ``metrics``,
-``gradient_rf``, ``mei``, ``tuning``, ``decoding``, ``rsa``, ``embedding``, ``features``,
-``layer_grid``, ``hierarchy``; sub-packages ``data``, ``models``, ``plotting`` and ``checks``.
+``stimuli``, ``recording``, ``units``, ``receptive_fields``, ``barmap``, ``losses``, ``training``,
+``metrics``, ``gradient_rf``, ``mei``, ``tuning``, ``decoding``, ``rsa``, ``embedding``,
+``features``, ``layer_grid``, ``hierarchy``; sub-packages ``data``, ``models``, ``plotting`` and
+``checks``.
 
 Their public functions are re-exported here, so ``import artiphys_course as ap`` is enough:
 ``ap.make_digital_v1()``, ``ap.bar_map(...)``, ``ap.models.trained_model("gaussian")``. Names are
@@ -44,13 +45,23 @@ _EXPORTS: dict[str, str] = {
     "make_gratings": "stimuli",
     "position_grid": "stimuli",
     "TruncatedModel": "recording",
+    "forward_until": "recording",
     "get_layer": "recording",
     "list_layers": "recording",
     "record_layers": "recording",
-    "set_eval": "recording",
     "truncate": "recording",
+    "LayerUnits": "units",
+    "OwnResponseFunction": "units",
+    "ResponseFunction": "units",
+    "check_responses": "units",
+    "eval_mode": "units",
+    "grey_image": "units",
+    "model_device": "units",
+    "own_response_function": "units",
+    "response_function": "units",
+    "select_neurons": "units",
     "ReceptiveField": "receptive_fields",
-    "center_unit": "receptive_fields",
+    "center_position": "receptive_fields",
     "conv_output_size": "receptive_fields",
     "empirical_receptive_field": "receptive_fields",
     "receptive_field": "receptive_fields",
@@ -114,16 +125,6 @@ _EXPORTS: dict[str, str] = {
     "neuron_noise": "mei",
     "quadrature_correlation": "mei",
     "spectral_peak": "mei",
-    "LayerUnits": "gradient_rf",
-    "ResponseFunction": "gradient_rf",
-    "UnitSpec": "gradient_rf",
-    "eval_mode": "gradient_rf",
-    "grey_image": "gradient_rf",
-    "model_device": "gradient_rf",
-    "OwnResponseFunction": "gradient_rf",
-    "own_response_function": "gradient_rf",
-    "response_function": "gradient_rf",
-    "select_neurons": "gradient_rf",
     "DecoderResult": "decoding",
     "OrientationDecoder": "decoding",
     "circular_error": "decoding",

@@ -21,7 +21,6 @@ Everything returns arrays; nothing is written to disk. The same functions map a 
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,10 +32,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from artiphys_course.receptive_fields import receptive_field, xn
-from artiphys_course.recording import TruncatedModel, get_layer, set_eval
+from artiphys_course.recording import forward_until, get_layer
 from artiphys_course.runtime import progress_bar
 from artiphys_course.stimuli import BarSet
-from artiphys_course.tuning import preferred_orientation as circular_preference
+from artiphys_course.tuning import preferred_orientation
+from artiphys_course.units import eval_mode, model_device, select_neurons
 
 __all__ = [
     "BarMapResult",
@@ -46,7 +46,6 @@ __all__ = [
     "fit_gaussian_2d",
     "fit_gaussians",
     "orientation_tuning",
-    "preferred_orientation",
     "select_bars",
     "unit_responses",
     "weighted_bar_map",
@@ -54,46 +53,40 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- recording responses
-class _StopBefore(Exception):
-    def __init__(self, inputs: torch.Tensor):
-        super().__init__("forward pass stopped before the recorded layer")
-        self.inputs = inputs
-
-
 def _centre_conv(
     model: nn.Module,
+    layer: str,
     conv: nn.Conv2d,
     images: torch.Tensor,
     channels: torch.Tensor,
-    unit: tuple[int, int] | None,
+    position: tuple[int, int] | None,
 ) -> torch.Tensor:
-    """The conv layer's output at one spatial unit only: stop before it, apply it to one window."""
-
-    def stop(_module, inputs):
-        raise _StopBefore(inputs[0])
-
-    handle = conv.register_forward_pre_hook(stop)
-    try:
-        model(images)
-        raise RuntimeError("the layer was not called during the forward pass")
-    except _StopBefore as done:
-        x = done.inputs
-    finally:
-        handle.remove()
+    """The conv layer's output at one position only: stop before it, apply it to one window."""
+    x = forward_until(model, layer, images, at="input")
     (kh, kw), (sh, sw) = conv.kernel_size, conv.stride
     (ph, pw), (dh, dw) = conv.padding, conv.dilation
     eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     h_out = (x.shape[2] + 2 * ph - eh) // sh + 1
     w_out = (x.shape[3] + 2 * pw - ew) // sw + 1
-    if unit is None:
-        unit = ((h_out - 1) // 2, (w_out - 1) // 2)
-    if not (0 <= unit[0] < h_out and 0 <= unit[1] < w_out):
-        raise IndexError(f"unit {unit} is outside the {h_out}x{w_out} output of the layer")
+    row, col = _position(position, h_out, w_out, layer)
     x = F.pad(x, (pw, pw, ph, ph))
-    r0, c0 = unit[0] * sh, unit[1] * sw
+    r0, c0 = row * sh, col * sw
     window = x[:, :, r0 : r0 + eh, c0 : c0 + ew]
     bias = None if conv.bias is None else conv.bias[channels]
     return F.conv2d(window, conv.weight[channels], bias, dilation=conv.dilation)[:, :, 0, 0]
+
+
+def _position(
+    position: tuple[int, int] | None, h: int, w: int, layer: str | None
+) -> tuple[int, int]:
+    """``position`` checked against an ``h x w`` map; default the centre unit's position."""
+    row, col = position if position is not None else ((h - 1) // 2, (w - 1) // 2)
+    if not (0 <= row < h and 0 <= col < w):
+        raise IndexError(
+            f"position {(row, col)} is outside the {h}x{w} output of {layer!r} "
+            f"(valid rows 0..{h - 1}, columns 0..{w - 1})"
+        )
+    return row, col
 
 
 def _fast_path(model: nn.Module, layer: str | None) -> nn.Conv2d | None:
@@ -117,7 +110,7 @@ def unit_responses(
     images: torch.Tensor,
     *,
     channels: Sequence[int] | None = None,
-    unit: tuple[int, int] | None = None,
+    position: tuple[int, int] | None = None,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     fast: bool = True,
 ) -> torch.Tensor:
@@ -126,16 +119,20 @@ def unit_responses(
     Parameters
     ----------
     model : nn.Module
-        Put in eval mode (see :func:`~artiphys_course.recording.set_eval`).
+        Run in eval mode (:func:`~artiphys_course.units.eval_mode`; its training flags are
+        restored afterwards).
     layer : str or None
         Layer name (see :func:`~artiphys_course.recording.list_layers`); None records the model's
         output, ``(B, n)`` (e.g. a digital-V1 model's rates) or ``(B, C, h, w)``.
     images : torch.Tensor
         ``(B, C, H, W)`` input, on the model's device.
     channels : sequence of int, optional
-        Channels (or neurons) to keep; default all.
-    unit : (row, col), optional
-        Spatial unit; default the centre unit ``((h - 1) // 2, (w - 1) // 2)``.
+        Channels (or neurons, with ``layer=None``) to keep; default all
+        (:func:`~artiphys_course.units.select_neurons`).
+    position : (row, col), optional
+        Spatial position in the layer's output; default the centre unit
+        ``((h - 1) // 2, (w - 1) // 2)``
+        (:func:`~artiphys_course.receptive_fields.center_position`).
     transform : callable, optional
         Applied to the images first, e.g.
         :func:`~artiphys_course.models.pretrained.imagenet_normalize`.
@@ -153,39 +150,22 @@ def unit_responses(
         raise ValueError(
             f"images must be a 4-D tensor (batch, channels, height, width), got {shape}"
         )
-    set_eval(model)
     x = transform(images) if transform is not None else images
-    with torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         conv = _fast_path(model, layer) if fast else None
         if conv is not None:
-            idx = _channel_index(channels, conv.out_channels, x.device)
-            return _centre_conv(model, conv, x, idx, unit)
-        out = TruncatedModel(model, layer)(x) if layer is not None else model(x)
+            idx = select_neurons(channels, conv.out_channels).to(x.device)
+            return _centre_conv(model, layer, conv, x, idx, position)
+        out = forward_until(model, layer, x) if layer is not None else model(x)
         if out.ndim == 4:
-            h, w = out.shape[2:]
-            r, c = unit if unit is not None else ((h - 1) // 2, (w - 1) // 2)
-            if not (0 <= r < h and 0 <= c < w):
-                raise IndexError(f"unit {(r, c)} is outside the {h}x{w} output of {layer!r}")
-            out = out[:, :, r, c]
+            row, col = _position(position, *out.shape[2:], layer)
+            out = out[:, :, row, col]
         elif out.ndim != 2:
             raise ValueError(f"expected a (B, C, h, w) or (B, n) output, got {tuple(out.shape)}")
-        return out[:, _channel_index(channels, out.shape[1], out.device)]
+        return out[:, select_neurons(channels, out.shape[1]).to(out.device)]
 
 
-def _channel_index(channels: Sequence[int] | None, n: int, device) -> torch.Tensor:
-    if channels is None:
-        return torch.arange(n, device=device)
-    idx = torch.as_tensor(np.asarray(channels, dtype=np.int64).reshape(-1), device=device)
-    bad = idx[(idx < 0) | (idx >= n)]
-    if bad.numel():
-        raise IndexError(
-            f"channel/unit index {bad.tolist()} out of range: the layer has {n} channels "
-            f"(valid 0..{n - 1})"
-        )
-    return idx
-
-
-def _check_size(model: nn.Module, layer: str | None, image_size: tuple[int, int]) -> None:
+def _check_size(model: nn.Module, layer: str | None, image_shape: tuple[int, int]) -> None:
     if layer is None:
         return
     try:
@@ -193,9 +173,10 @@ def _check_size(model: nn.Module, layer: str | None, image_size: tuple[int, int]
         smallest = xn(model, layer)
     except (TypeError, KeyError):  # no spatial RF arithmetic for this model/layer
         return
-    if min(image_size) < smallest:
+    if min(image_shape) < smallest:
         raise ValueError(
-            f"the images ({image_size[0]}x{image_size[1]}) are smaller than needed for {layer!r}: "
+            f"the images ({image_shape[0]}x{image_shape[1]}) are smaller than needed for "
+            f"{layer!r}: "
             f"its centre unit sees its whole {rf.size[0]}-pixel RF, centred, only from "
             f"xn = {smallest} pixels. Make the bar set with image_size={smallest}."
         )
@@ -207,7 +188,7 @@ def bar_responses(
     bars: BarSet,
     *,
     channels: Sequence[int] | None = None,
-    unit: tuple[int, int] | None = None,
+    position: tuple[int, int] | None = None,
     in_channels: int = 3,
     background: float = 0.0,
     amplitude: float | Sequence[float] = 1.0,
@@ -221,7 +202,7 @@ def bar_responses(
 
     Parameters
     ----------
-    model, layer, channels, unit, transform, fast
+    model, layer, channels, position, transform, fast
         See :func:`unit_responses`.
     bars : BarSet
         The stimuli; images are drawn batch by batch.
@@ -240,27 +221,30 @@ def bar_responses(
     Returns
     -------
     np.ndarray
-        ``(n_units, n_bars)`` float32.
+        ``(n_bars, n_units)`` float32 (stimuli by neurons).
     """
     _check_size(model, layer, bars.image_size)
     if device is None:
-        tensor = next(itertools.chain(model.parameters(), model.buffers()), None)
-        device = tensor.device if tensor is not None else torch.device("cpu")
+        device = model_device(model)
     starts = range(0, len(bars), batch_size)
     chunks = []
-    for start in progress_bar(starts, progress, desc="bars", total=len(starts)):
-        idx = np.arange(start, min(start + batch_size, len(bars)))
-        images = bars.images(
-            idx, background=background, amplitude=amplitude, channels=in_channels, device=device
-        )
-        chunks.append(
-            unit_responses(
-                model, layer, images, channels=channels, unit=unit, transform=transform, fast=fast
+    with eval_mode(model):  # one notice for the whole run, not one per batch
+        for start in progress_bar(starts, progress, desc="bars", total=len(starts)):
+            idx = np.arange(start, min(start + batch_size, len(bars)))
+            images = bars.images(
+                idx, background=background, amplitude=amplitude, channels=in_channels, device=device
             )
-            .float()
-            .cpu()
-        )
-    return torch.cat(chunks).T.contiguous().numpy()
+            responses = unit_responses(
+                model,
+                layer,
+                images,
+                channels=channels,
+                position=position,
+                transform=transform,
+                fast=fast,
+            )
+            chunks.append(responses.float().cpu())
+    return torch.cat(chunks).numpy()
 
 
 # --------------------------------------------------------------------------- weighted maps
@@ -512,7 +496,7 @@ def orientation_tuning(
     Parameters
     ----------
     responses : np.ndarray
-        ``(n_units, n_bars)``.
+        ``(n_bars, n_units)``, or ``(n_bars,)`` for one unit.
     orientation_deg : np.ndarray
         ``(n_bars,)`` bar orientations.
 
@@ -521,47 +505,23 @@ def orientation_tuning(
     orientations : np.ndarray
         ``(k,)`` distinct orientations, sorted.
     tuning : np.ndarray
-        ``(n_units, k)`` maximum response over all bars of that orientation (any length, width,
+        ``(k, n_units)`` maximum response over all bars of that orientation (any length, width,
         position, polarity).
     """
-    responses = np.atleast_2d(responses)
+    responses = np.asarray(responses)
+    if responses.ndim == 1:
+        responses = responses[:, None]
     ori = np.asarray(orientation_deg) % 180.0
+    if responses.ndim != 2 or responses.shape[0] != ori.shape[0]:
+        raise ValueError(
+            f"responses must have shape (n_bars, n_units) with n_bars = {ori.shape[0]} "
+            f"(one row per orientation_deg), got {responses.shape}"
+        )
     orientations, inverse = np.unique(ori, return_inverse=True)
-    tuning = np.full((responses.shape[0], len(orientations)), -np.inf)
+    tuning = np.full((len(orientations), responses.shape[1]), -np.inf)
     for k in range(len(orientations)):
-        tuning[:, k] = responses[:, inverse == k].max(axis=1)
+        tuning[k] = responses[inverse == k].max(axis=0)
     return orientations, tuning
-
-
-def preferred_orientation(
-    tuning: np.ndarray, orientations: np.ndarray, *, method: str = "vector"
-) -> np.ndarray:
-    """Preferred orientation (degrees in [0, 180)) from tuning curves.
-
-    Parameters
-    ----------
-    tuning : np.ndarray
-        ``(n_units, k)`` tuning curves.
-    orientations : np.ndarray
-        ``(k,)`` orientations in degrees.
-    method : {"vector", "peak"}
-        ``"peak"``: the orientation with the largest response. ``"vector"`` (default): the
-        direction of the vector sum of ``(tuning - min) * exp(2i theta)`` (angles doubled because
-        orientation repeats every 180 degrees), which interpolates between sampled orientations
-        (:func:`artiphys_course.tuning.preferred_orientation`).
-
-    Returns
-    -------
-    np.ndarray
-        ``(n_units,)``.
-    """
-    tuning = np.atleast_2d(np.asarray(tuning, dtype=np.float64))
-    orientations = np.asarray(orientations, dtype=np.float64)
-    if method == "peak":
-        return orientations[np.argmax(tuning, axis=1)] % 180.0
-    if method != "vector":
-        raise ValueError(f"method must be 'vector' or 'peak', got {method!r}")
-    return circular_preference(tuning.T, orientations, lower=0.0)
 
 
 # --------------------------------------------------------------------------- the whole method
@@ -577,7 +537,7 @@ class BarMapResult:
     bars : BarSet
         The stimuli (``len(bars) = n_bars``).
     responses : np.ndarray
-        ``(n_units, n_bars)`` responses of the centre unit of each channel.
+        ``(n_bars, n_units)`` responses of the centre unit of each channel.
     top_maps, bottom_maps : np.ndarray
         ``(n_units, H, W)`` weighted bar maps (see :func:`weighted_bar_map`).
     top_fit, bottom_fit : GaussianFit
@@ -585,7 +545,7 @@ class BarMapResult:
     orientations_deg : np.ndarray
         ``(k,)`` bar orientations.
     tuning : np.ndarray
-        ``(n_units, k)`` orientation tuning (best response per orientation).
+        ``(k, n_units)`` orientation tuning (best response per orientation).
     preferred_orientation_deg : np.ndarray
         ``(n_units,)`` vector-average preferred orientation in [0, 180).
     top_n : int
@@ -614,7 +574,7 @@ class BarMapResult:
     @property
     def best_bar(self) -> np.ndarray:
         """``(n_units,)`` index of each unit's most effective bar."""
-        return np.argmax(self.responses, axis=1)
+        return np.argmax(self.responses, axis=0)
 
 
 def bar_map(
@@ -651,7 +611,7 @@ def bar_map(
         Progress bars over bar batches and units.
     **response_kwargs
         Passed to :func:`bar_responses`: ``in_channels``, ``background``, ``amplitude``,
-        ``transform``, ``batch_size``, ``device``, ``unit``, ``fast``.
+        ``transform``, ``batch_size``, ``device``, ``position``, ``fast``.
 
     Returns
     -------
@@ -660,7 +620,7 @@ def bar_map(
     responses = bar_responses(
         model, layer, bars, channels=channels, progress=progress, **response_kwargs
     )
-    n_units = responses.shape[0]
+    n_units = responses.shape[1]
     chan = np.arange(n_units) if channels is None else np.asarray(channels).reshape(-1)
     h, w = bars.image_size
     top = np.zeros((n_units, h, w))
@@ -668,7 +628,7 @@ def bar_map(
     for i in progress_bar(range(n_units), progress, desc="maps"):
         for maps, which in ((top, "top"), (bottom, "bottom")):
             maps[i] = weighted_bar_map(
-                responses[i], bars, top_n=top_n, which=which, weighting=weighting
+                responses[:, i], bars, top_n=top_n, which=which, weighting=weighting
             )
     empty = np.full((n_units, 2), np.nan)
     none = GaussianFit(empty, empty, empty[:, 0], empty[:, 0], empty[:, 0], np.zeros(n_units))
@@ -684,7 +644,7 @@ def bar_map(
         bottom_fit=fit_gaussians(bottom) if fit else none,
         orientations_deg=orientations,
         tuning=tuning,
-        preferred_orientation_deg=preferred_orientation(tuning, orientations),
+        preferred_orientation_deg=preferred_orientation(tuning, orientations, lower=0.0),
         top_n=top_n,
         weighting=weighting,
     )

@@ -33,6 +33,7 @@ from torch import nn
 from artiphys_course.models.pretrained import imagenet_normalize
 from artiphys_course.recording import get_layer, list_layers, record_layers, truncate
 from artiphys_course.runtime import get_device, progress_bar
+from artiphys_course.units import eval_mode
 
 __all__ = ["ALEXNET_LAYERS", "FeatureExtractor", "extract_features", "to_network_input"]
 
@@ -119,8 +120,8 @@ def extract_features(
     Parameters
     ----------
     model : nn.Module
-        Any network; it is moved to ``device`` and set to eval mode (with a notice when it was
-        in training mode).
+        Any network; it is moved to ``device`` and run in eval mode (with a notice when it was
+        in training mode; its training flags are restored afterwards).
     images : tensor or array
         ``(N, C, H, W)``; for ``transform="imagenet"`` grey levels 0..255 with 1 or 3 channels.
     layers : str, sequence of str or mapping
@@ -165,7 +166,8 @@ def extract_features(
     runner = truncate(model, deepest)
     chunks: dict[str, list[np.ndarray]] = {label: [] for label in mapping}
     starts = range(0, len(images), batch_size)
-    with torch.no_grad(), record_layers(model, list(set(mapping.values()))) as acts:
+    layers_used = list(set(mapping.values()))
+    with torch.no_grad(), eval_mode(model), record_layers(model, layers_used) as acts:
         for start in progress_bar(starts, progress, desc="features", total=len(starts)):
             batch = images[start : start + batch_size].to(device=device, dtype=torch.float32)
             runner(transform(batch) if transform is not None else batch)

@@ -39,17 +39,16 @@ from torch import Tensor, nn
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from artiphys_course.gradient_rf import (
+from artiphys_course.runtime import progress_bar
+from artiphys_course.units import (
     OwnResponseFunction,
-    UnitSpec,
-    _check_responses,
+    check_responses,
     eval_mode,
     model_device,
     own_response_function,
     response_function,
     select_neurons,
 )
-from artiphys_course.runtime import progress_bar
 
 __all__ = [
     "Constraint",
@@ -308,7 +307,8 @@ def compute_meis(
     neurons: int | Sequence[int] | Tensor | None = None,
     *,
     image_shape: Sequence[int],
-    unit: UnitSpec = None,
+    layer: str | None = None,
+    readout: Callable[[Any], Tensor] | None = None,
     constraint: Constraint | None = FixedMeanStd(),
     parameterization: Parameterization | None = None,
     transforms: Sequence[Transform] = (),
@@ -323,7 +323,7 @@ def compute_meis(
     chunk_size: int | None = None,
     device: str | torch.device | None = None,
     flush_denormal: bool = True,
-    progress: bool = False,
+    progress: bool = True,
     **forward_kwargs: Any,
 ) -> MEIResult:
     """Most exciting inputs of many neurons by batched gradient ascent.
@@ -332,13 +332,16 @@ def compute_meis(
     ----------
     model : nn.Module or callable
         Encoding model, digital-V1 model or CNN (see
-        :func:`artiphys_course.gradient_rf.response_function`).
+        :func:`artiphys_course.units.response_function`).
     neurons : int, sequence of int or None
-        The units (default: all, or the channels of ``unit``).
+        The units: columns of the response, or channels of ``layer`` (default: all).
     image_shape : (C, H, W) or (H, W)
         Shape of one image.
-    unit : see :data:`artiphys_course.gradient_rf.UnitSpec`
-        Which units are the "neurons" (default: the model's output columns).
+    layer : str, optional
+        The neurons are the channels of this layer at the centre of its feature map
+        (:class:`artiphys_course.units.LayerUnits`); default: the model's output columns.
+    readout : callable, optional
+        Applied to the model's output to give the neurons' responses ``(B, n)``.
     constraint : callable or None
         :class:`FixedMeanStd` (default), :class:`FixedNorm` or ``None`` (unconstrained: responses
         usually grow without bound).
@@ -388,15 +391,16 @@ def compute_meis(
     if len(shape) != 3:
         raise ValueError(f"image_shape must be (C, H, W) or (H, W), got {image_shape}")
     device = torch.device(device) if device is not None else model_device(model)
+    select = {"layer": layer, "readout": readout}
     with eval_mode(model), _flushing_denormals(flush_denormal):
-        fn, implied = response_function(model, unit, **forward_kwargs)
+        fn = response_function(model, **select, **forward_kwargs)
         if isinstance(fn, nn.Module):
             fn = fn.to(device)
         with torch.no_grad():
-            n_total = _check_responses(fn(torch.zeros(1, *shape, device=device)), 1).shape[1]
-        idx = select_neurons(implied if neurons is None else neurons, n_total)
+            n_total = check_responses(fn(torch.zeros(1, *shape, device=device)), 1).shape[1]
+        idx = select_neurons(neurons, n_total)
         result = _optimise_in_chunks(
-            own_response_function(model, unit, **forward_kwargs),
+            own_response_function(model, **select, **forward_kwargs),
             idx,
             shape,
             initial=initial,
@@ -613,7 +617,8 @@ def cross_activation(
     images: Tensor,
     neurons: int | Sequence[int] | Tensor | None = None,
     *,
-    unit: UnitSpec = None,
+    layer: str | None = None,
+    readout: Callable[[Any], Tensor] | None = None,
     normalize: str | None = "own",
     device: str | torch.device | None = None,
     **forward_kwargs: Any,
@@ -629,6 +634,8 @@ def cross_activation(
     neurons : sequence of int, optional
         The units (default: all). With ``normalize="own"`` there must be one image per neuron,
         image ``k`` being the MEI of ``neurons[k]``.
+    layer, readout : optional
+        Which responses are the neurons, as for :func:`compute_meis`.
     normalize : {"own", "max", None}
         ``"own"``: divide each neuron's row by its response to its own MEI (diagonal = 1; an
         entry above 1 means another neuron's MEI drives it more than its own). ``"max"``: by
@@ -646,12 +653,12 @@ def cross_activation(
         raise ValueError(f"images must be (m, C, H, W), got shape {tuple(images.shape)}")
     device = torch.device(device) if device is not None else model_device(model)
     with eval_mode(model):
-        fn, implied = response_function(model, unit, **forward_kwargs)
+        fn = response_function(model, layer=layer, readout=readout, **forward_kwargs)
         if isinstance(fn, nn.Module):
             fn = fn.to(device)
         with torch.no_grad():
-            out = _check_responses(fn(images.to(device)), len(images)).cpu()
-    idx = select_neurons(implied if neurons is None else neurons, out.shape[1])
+            out = check_responses(fn(images.to(device)), len(images)).cpu()
+    idx = select_neurons(neurons, out.shape[1])
     matrix = out[:, idx].T
     if normalize == "own":
         if len(idx) != len(images):

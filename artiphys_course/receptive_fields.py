@@ -40,11 +40,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from artiphys_course.recording import TruncatedModel, get_layer, truncate
+from artiphys_course.recording import TruncatedModel, forward_until, get_layer
+from artiphys_course.units import eval_mode
 
 __all__ = [
     "ReceptiveField",
-    "center_unit",
+    "center_position",
     "conv_output_size",
     "empirical_receptive_field",
     "receptive_field",
@@ -109,9 +110,10 @@ class ReceptiveField:
     jump : (int, int)
         Distance in input pixels between the RF centres of neighbouring units.
     start : (float, float)
-        Input position (pixel ``(row, col)``) of the RF centre of unit ``(0, 0)``.
-    output_size : (int, int) or None
-        The layer's spatial output size for the table's input size (None when none was given).
+        Input position (pixel ``(row, col)``) of the RF centre of the unit at position ``(0, 0)``.
+    output_shape : (int, int) or None
+        The layer's spatial output ``(h, w)`` for the table's ``image_shape`` (None when none was
+        given).
     """
 
     name: str
@@ -119,19 +121,19 @@ class ReceptiveField:
     size: tuple[int, int]
     jump: tuple[int, int]
     start: tuple[float, float]
-    output_size: tuple[int, int] | None
+    output_shape: tuple[int, int] | None
 
-    def center_of(self, unit: Sequence[int]) -> tuple[float, float]:
-        """Input position ``(row, col)`` of the RF centre of unit ``(row, col)``."""
+    def center_of(self, position: Sequence[int]) -> tuple[float, float]:
+        """Input position ``(row, col)`` of the RF centre of the unit at ``position`` (row, col)."""
         return (
-            self.start[0] + unit[0] * self.jump[0],
-            self.start[1] + unit[1] * self.jump[1],
+            self.start[0] + position[0] * self.jump[0],
+            self.start[1] + position[1] * self.jump[1],
         )
 
     def as_dict(self) -> dict:
         """A flat dict (square layers shown as single numbers), e.g. for a pandas table."""
         out = asdict(self)
-        for key in ("size", "jump", "start", "output_size"):
+        for key in ("size", "jump", "start", "output_shape"):
             v = out[key]
             if v is not None and v[0] == v[1]:
                 out[key] = v[0]
@@ -144,10 +146,6 @@ class _State:
     jump: tuple[int, int]
     start: tuple[float, float]
     n: tuple[int, int] | None
-
-
-class _End(Exception):
-    """Raised when the walk reaches a non-spatial layer or the requested last layer."""
 
 
 def _pair(v) -> tuple[int, int]:
@@ -262,32 +260,35 @@ def _join(prefix: str, name: str) -> str:
 
 def _walk(
     module: nn.Module, name: str, state: _State, rows: list[ReceptiveField], until: str | None
-) -> _State:
-    def emit(st: _State) -> None:
+) -> _State | None:
+    """Append the rows of ``module`` and its children; None once the table has ended.
+
+    The table ends at the first non-spatial layer or after the row of ``until``.
+    """
+
+    def emit(st: _State) -> _State | None:
         rows.append(ReceptiveField(name, type(module).__name__, st.size, st.jump, st.start, st.n))
-        if until is not None and name == until:
-            raise _End
+        return None if until is not None and name == until else st
 
     if isinstance(module, _NON_SPATIAL):
-        raise _End
+        return None
     if isinstance(module, _KERNEL_LAYERS):
-        state = _kernel_step(module, name, state)
-        emit(state)
-        return state
+        return emit(_kernel_step(module, name, state))
     if isinstance(module, _POINTWISE):
-        emit(state)
-        return state
+        return emit(state)
     if isinstance(module, _residual_types()):
-        main = state
+        main: _State | None = state
         for child_name, child in module.named_children():
             if child_name != "downsample":
                 main = _walk(child, _join(name, child_name), main, rows, until)
-        shortcut = state
+                if main is None:
+                    return None
+        shortcut: _State | None = state
         if getattr(module, "downsample", None) is not None:
             shortcut = _walk(module.downsample, _join(name, "downsample"), state, rows, until)
-        state = _union(main, shortcut, name)
-        emit(state)
-        return state
+            if shortcut is None:
+                return None
+        return emit(_union(main, shortcut, name))
     if isinstance(module, TruncatedModel):
         until = module.layer if until is None else until
         return _walk(module.model, name, state, rows, until)
@@ -298,23 +299,24 @@ def _walk(
             "Supported: Conv2d, MaxPool2d, AvgPool2d, pointwise layers (activations, BatchNorm, "
             "Dropout, LocalResponseNorm), Sequential-like containers and torchvision ResNet blocks."
         )
+    current: _State | None = state
     for child_name, child in children:  # containers are assumed to run their children in order
-        state = _walk(child, _join(name, child_name), state, rows, until)
-    if name:
-        emit(state)
-    return state
+        current = _walk(child, _join(name, child_name), current, rows, until)
+        if current is None:
+            return None
+    return emit(current) if name else current
 
 
-def _input_size(input_size: int | Sequence[int] | None) -> tuple[int, int] | None:
-    if input_size is None:
+def _image_shape(image_shape: int | Sequence[int] | None) -> tuple[int, int] | None:
+    if image_shape is None:
         return None
-    return _pair(input_size)
+    return _pair(image_shape)
 
 
 def receptive_field_table(
-    model: nn.Module, input_size: int | Sequence[int] | None = None, *, until: str | None = None
+    model: nn.Module, image_shape: int | Sequence[int] | None = None, *, until: str | None = None
 ) -> list[ReceptiveField]:
-    """RF size, jump, start and output size of every spatial layer, in forward order.
+    """RF size, jump, start and output shape of every spatial layer, in forward order.
 
     Parameters
     ----------
@@ -323,8 +325,8 @@ def receptive_field_table(
         AlexNet, VGG, ResNet, the package's cores), possibly a
         :class:`~artiphys_course.recording.TruncatedModel`.
         The table ends at the first non-spatial layer (adaptive pooling, Flatten, Linear).
-    input_size : int or (H, W), optional
-        Input size in pixels, for the ``output_size`` column.
+    image_shape : int or (H, W), optional
+        Input image shape in pixels (an int for a square image), for the ``output_shape`` column.
     until : str, optional
         Stop after this layer.
 
@@ -340,20 +342,17 @@ def receptive_field_table(
     [11, 51, 99, 131, 163]
     """
     rows: list[ReceptiveField] = []
-    start = _State((1, 1), (1, 1), (0.0, 0.0), _input_size(input_size))
-    try:
-        _walk(model, "", start, rows, until)
-    except _End:
-        pass
+    start = _State((1, 1), (1, 1), (0.0, 0.0), _image_shape(image_shape))
+    _walk(model, "", start, rows, until)
     return rows
 
 
 def receptive_field(
-    model: nn.Module, layer: str, input_size: int | Sequence[int] | None = None
+    model: nn.Module, layer: str, image_shape: int | Sequence[int] | None = None
 ) -> ReceptiveField:
     """The :class:`ReceptiveField` of one layer (``KeyError`` listing valid layers if unknown)."""
     get_layer(model, layer)  # unknown names -> KeyError with every valid name
-    rows = receptive_field_table(model, input_size, until=layer)
+    rows = receptive_field_table(model, image_shape, until=layer)
     for row in rows:
         if row.name == layer:
             return row
@@ -364,9 +363,15 @@ def receptive_field(
     )
 
 
-def center_unit(model: nn.Module, layer: str, input_size: int | Sequence[int]) -> tuple[int, int]:
-    """Index ``(row, col)`` of the centre unit of ``layer``: ``((h - 1) // 2, (w - 1) // 2)``."""
-    n = receptive_field(model, layer, input_size).output_size
+def center_position(
+    model: nn.Module, layer: str, image_shape: int | Sequence[int]
+) -> tuple[int, int]:
+    """Position ``(row, col)`` of the centre unit of ``layer``: ``((h - 1) // 2, (w - 1) // 2)``.
+
+    ``(h, w)`` is the layer's output shape for input images of ``image_shape`` (an int for a
+    square image).
+    """
+    n = receptive_field(model, layer, image_shape).output_shape
     assert n is not None
     return ((n[0] - 1) // 2, (n[1] - 1) // 2)
 
@@ -374,17 +379,18 @@ def center_unit(model: nn.Module, layer: str, input_size: int | Sequence[int]) -
 def rf_box(
     model: nn.Module,
     layer: str,
-    input_size: int | Sequence[int],
-    unit: Sequence[int] | None = None,
+    image_shape: int | Sequence[int],
+    position: Sequence[int] | None = None,
 ) -> tuple[float, float, float, float]:
     """The analytic RF of one unit as inclusive pixel bounds ``(top, bottom, left, right)``.
 
-    ``unit`` defaults to the centre unit. Bounds may lie outside the image (padding).
+    ``position`` ``(row, col)`` of the unit in the layer's output defaults to the centre unit's
+    (:func:`center_position`). Bounds may lie outside the image (padding).
     """
-    rf = receptive_field(model, layer, input_size)
-    if unit is None:
-        unit = center_unit(model, layer, input_size)
-    row, col = rf.center_of(unit)
+    rf = receptive_field(model, layer, image_shape)
+    if position is None:
+        position = center_position(model, layer, image_shape)
+    row, col = rf.center_of(position)
     hr, hc = (rf.size[0] - 1) / 2, (rf.size[1] - 1) / 2
     return (row - hr, row + hr, col - hc, col + hc)
 
@@ -392,9 +398,9 @@ def rf_box(
 def xn(model: nn.Module, layer: str, *, max_size: int | None = None) -> int:
     """Smallest square input size at which the centre unit of ``layer`` sees its whole RF, centred.
 
-    The centre unit (see :func:`center_unit`) must have its RF centre exactly at the image centre
-    ``(N - 1) / 2`` and its RF inside the image; if no size gives exact centring (even kernels),
-    half a pixel off is accepted.
+    The centre unit (see :func:`center_position`) must have its RF centre exactly at the image
+    centre ``(N - 1) / 2`` and its RF inside the image; if no size gives exact centring (even
+    kernels), half a pixel off is accepted.
 
     Parameters
     ----------
@@ -416,10 +422,10 @@ def xn(model: nn.Module, layer: str, *, max_size: int | None = None) -> int:
             row = receptive_field(model, layer, n)
         except ValueError:  # some earlier layer has no output at this size
             continue
-        assert row.output_size is not None
+        assert row.output_shape is not None
         ok_exact, ok_half = True, True
         for ax in range(2):
-            c = (row.output_size[ax] - 1) // 2
+            c = (row.output_shape[ax] - 1) // 2
             centre = row.start[ax] + c * row.jump[ax]
             half = (row.size[ax] - 1) / 2
             inside = centre - half >= 0 and centre + half <= n - 1
@@ -510,10 +516,10 @@ def _in_channels(model: nn.Module) -> int:
 def empirical_receptive_field(
     model: nn.Module,
     layer: str,
-    input_size: int | Sequence[int],
+    image_shape: int | Sequence[int],
     *,
-    unit: Sequence[int] | None = None,
-    channel: int | None = None,
+    position: Sequence[int] | None = None,
+    channels: int | Sequence[int] | None = None,
     structural: bool = True,
     images: torch.Tensor | None = None,
     in_channels: int | None = None,
@@ -525,12 +531,13 @@ def empirical_receptive_field(
     ----------
     model : nn.Module
     layer : str
-    input_size : int or (H, W)
-        Input size in pixels; at least the RF size (see :func:`xn`).
-    unit : (row, col), optional
-        Spatial unit; default the centre unit.
-    channel : int, optional
-        Channel of the unit; default the sum over channels.
+    image_shape : int or (H, W)
+        Input image shape in pixels (an int for a square image); at least the RF size (see
+        :func:`xn`).
+    position : (row, col), optional
+        Position of the unit in the layer's output; default the centre unit's.
+    channels : int or sequence of int, optional
+        Channel(s) of the unit, summed; default the sum over all channels.
     structural : bool
         Use :func:`structural_copy` (single channel) and an input of ones (default): the support
         is then exactly the analytic RF. With False the model's own weights (in eval mode) are
@@ -548,7 +555,7 @@ def empirical_receptive_field(
     np.ndarray
         ``(H, W)`` absolute gradient summed over input channels.
     """
-    h, w = _pair(input_size)
+    h, w = _pair(image_shape)
     rf = receptive_field(model, layer)
     if h < rf.size[0] or w < rf.size[1]:
         raise ValueError(
@@ -570,11 +577,12 @@ def empirical_receptive_field(
         gen = torch.Generator().manual_seed(0)
         x = torch.randn(1, c_in, h, w, generator=gen, dtype=dtype).to(device)
     x.requires_grad_(True)
-    out = truncate(net, layer)(x)
-    if unit is None:
-        unit = ((out.shape[2] - 1) // 2, (out.shape[3] - 1) // 2)
-    value = out[0, :, unit[0], unit[1]]
-    value = value.sum() if channel is None else value[channel]
+    with eval_mode(net):
+        out = forward_until(net, layer, x)
+    if position is None:
+        position = ((out.shape[2] - 1) // 2, (out.shape[3] - 1) // 2)
+    value = out[0, :, position[0], position[1]]
+    value = value.sum() if channels is None else value[torch.as_tensor(channels).reshape(-1)].sum()
     (grad,) = torch.autograd.grad(value, x)
     return grad.abs().sum(1)[0].detach().cpu().numpy()
 

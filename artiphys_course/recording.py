@@ -5,8 +5,9 @@ named module (``"features.3"`` is AlexNet's conv2, ``"layer2.0.conv1"`` a ResNet
 are removed when the ``with`` block ends, even if the forward pass raised, so a model never keeps
 stale hooks around.
 
-:func:`truncate` goes one step further: it stops the forward pass at the chosen layer, so nothing
-after it is computed (the classifier of AlexNet costs more than conv1-conv3 together).
+:func:`forward_until` goes one step further: it stops the forward pass at the chosen layer, so
+nothing after it is computed (the classifier of AlexNet costs more than conv1-conv3 together);
+:func:`truncate` wraps it as a module. It is the one way the package stops a forward pass early.
 """
 
 from __future__ import annotations
@@ -14,23 +15,19 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
 
 __all__ = [
     "TruncatedModel",
+    "forward_until",
     "get_layer",
     "list_layers",
     "record_layers",
-    "set_eval",
     "truncate",
 ]
-
-EVAL_NOTICE = (
-    "Notice: the model was put in eval mode, so BatchNorm uses its stored running statistics and "
-    "Dropout is off: a unit's response to an image no longer depends on the rest of the batch."
-)
 
 
 def list_layers(model: nn.Module, *, leaves_only: bool = True) -> list[str]:
@@ -132,19 +129,73 @@ def record_layers(
 
 
 class _Stop(Exception):
-    """Raised by the truncation hook to end a forward pass early, carrying the output."""
+    """Raised by the hook of :func:`forward_until` to end a forward pass, carrying the tensor."""
 
-    def __init__(self, output: torch.Tensor):
-        super().__init__("forward pass stopped at the recorded layer")
-        self.output = output
+    def __init__(self, tensor: torch.Tensor):
+        super().__init__("forward pass stopped at the requested layer")
+        self.tensor = tensor
+
+
+def forward_until(
+    model: nn.Module, layer: str, *args: Any, at: str = "output", **kwargs: Any
+) -> torch.Tensor:
+    """Run ``model(*args, **kwargs)`` only up to ``layer``; return that layer's output or input.
+
+    This is the package's one way to stop a forward pass early (:class:`TruncatedModel`, bar
+    mapping's one-position convolution and the receptive-field tools all use it): a hook on
+    ``layer`` raises as soon as the layer is reached, so no later module runs, and the hook is
+    removed again whatever happens. It works for any architecture (AlexNet, VGG, ResNet, the
+    package's own models). The model's training flags are not touched (see
+    :func:`artiphys_course.units.eval_mode`).
+
+    Parameters
+    ----------
+    model : nn.Module
+    layer : str
+        A name from :func:`list_layers`, e.g. ``"features.3"`` (AlexNet conv2).
+    *args, **kwargs
+        The model's inputs.
+    at : {"output", "input"}
+        Return the layer's output, or the (first) input it would have been applied to.
+
+    Returns
+    -------
+    torch.Tensor
+        E.g. ``(B, C, h, w)`` for a conv layer.
+
+    Raises
+    ------
+    RuntimeError
+        When the forward pass never calls ``layer``.
+    """
+    if at not in ("output", "input"):
+        raise ValueError(f"at must be 'output' or 'input', got {at!r}")
+    target = get_layer(model, layer)
+
+    def stop_after(_module, _inputs, output):
+        raise _Stop(output)
+
+    def stop_before(_module, inputs):
+        raise _Stop(inputs[0])
+
+    if at == "output":
+        handle = target.register_forward_hook(stop_after)
+    else:
+        handle = target.register_forward_pre_hook(stop_before)
+    try:
+        model(*args, **kwargs)
+    except _Stop as done:
+        return done.tensor
+    finally:
+        handle.remove()
+    raise RuntimeError(f"layer {layer!r} was not called during the forward pass")
 
 
 class TruncatedModel(nn.Module):
     """A model whose forward pass ends at ``layer`` and returns that layer's output.
 
-    Build it with :func:`truncate`. It works for any architecture (AlexNet, VGG, ResNet, the
-    package's own models): a hook on ``layer`` stops the original forward pass as soon as the
-    layer has produced its output, so no later module runs.
+    Build it with :func:`truncate`; its forward pass is :func:`forward_until`, so no module after
+    ``layer`` runs.
 
     Attributes
     ----------
@@ -156,58 +207,32 @@ class TruncatedModel(nn.Module):
 
     def __init__(self, model: nn.Module, layer: str):
         super().__init__()
+        get_layer(model, layer)  # unknown names -> KeyError listing the valid ones
         self.model = model
         self.layer = layer
-        self._target = get_layer(model, layer)
 
-    def forward(self, *args, **kwargs) -> torch.Tensor:
-        def stop(_module, _inputs, output):
-            raise _Stop(output)
-
-        handle = self._target.register_forward_hook(stop)
-        try:
-            self.model(*args, **kwargs)
-        except _Stop as done:
-            return done.output
-        finally:
-            handle.remove()
-        raise RuntimeError(f"layer {self.layer!r} was not called during the forward pass")
+    def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return forward_until(self.model, self.layer, *args, **kwargs)
 
     def extra_repr(self) -> str:
         return f"layer={self.layer!r}"
 
 
-def set_eval(model: nn.Module, *, notice: bool = True) -> None:
-    """Put ``model`` in eval mode; say so when that changes its responses.
+def truncate(model: nn.Module, layer: str) -> TruncatedModel:
+    """The model cut after ``layer``: nothing past it is computed.
 
-    The one-line notice is printed only when the model was training and contains BatchNorm or
-    Dropout layers (the only standard layers that behave differently in eval mode).
-    """
-    if not model.training:
-        return
-    model.eval()
-    changes = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)
-    if notice and any(isinstance(m, changes) for m in model.modules()):
-        print(EVAL_NOTICE)
-
-
-def truncate(model: nn.Module, layer: str, *, notice: bool = True) -> TruncatedModel:
-    """The model cut after ``layer``: nothing past it is computed; the model is set to eval mode.
+    The model's training flags are left alone; run it inside
+    :func:`artiphys_course.units.eval_mode` so that BatchNorm and Dropout behave as at test time.
 
     Parameters
     ----------
     model : nn.Module
     layer : str
         A name from :func:`list_layers`, e.g. ``"features.3"`` (AlexNet conv2).
-    notice : bool
-        Print a one-line notice when switching to eval mode changes results (see
-        :func:`set_eval`).
 
     Returns
     -------
     TruncatedModel
         ``truncated(x)`` is the output of ``layer`` for the input ``x``.
     """
-    truncated = TruncatedModel(model, layer)
-    set_eval(model, notice=notice)
-    return truncated
+    return TruncatedModel(model, layer)

@@ -225,6 +225,7 @@ def preferred_orientation(
     *,
     period: float = 180.0,
     lower: float | None = None,
+    method: str = "vector",
 ) -> np.ndarray:
     """Preferred orientation of each unit: circular mean of orientation on the doubled angle.
 
@@ -247,15 +248,23 @@ def preferred_orientation(
     lower : float, optional
         Output range ``[lower, lower + period)``. Default: ``-period / 2`` when any input
         orientation is negative, else 0.
+    method : {"vector", "peak"}
+        ``"vector"`` (default): the circular mean described above, which interpolates between
+        sampled orientations. ``"peak"``: the orientation of the row with the largest response.
 
     Returns
     -------
     np.ndarray, shape (n_units,)
         Preferred orientation in degrees. A unit with constant responses has no preference; it
-        gets ``lower`` (its selectivity, :func:`orientation_selectivity`, is 0).
+        gets ``lower`` (its selectivity, :func:`orientation_selectivity`, is 0) with
+        ``"vector"``, the first row's orientation with ``"peak"``.
     """
+    if method not in ("vector", "peak"):
+        raise ValueError(f"method must be 'vector' or 'peak', got {method!r}")
     r, theta = _responses_and_angles(responses, orientation_deg)
     lower = _default_lower(theta, period) if lower is None else float(lower)
+    if method == "peak":
+        return wrap_orientation(theta[np.argmax(r, axis=0)], period, lower)
     z, _ = _resultant(r, theta, period)
     angle = np.rad2deg(np.angle(z)) * (period / 360.0)
     angle = np.where(np.abs(z) > 0, angle, lower)
@@ -329,7 +338,7 @@ def fit_von_mises(
     period: float | None = None,
     lower: float | None = None,
     max_concentration: float = 50.0,
-    progress: bool = False,
+    progress: bool = True,
 ) -> VonMisesFit:
     """Fit a von Mises tuning curve to every unit (``scipy.optimize.curve_fit``, bounded).
 

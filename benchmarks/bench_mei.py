@@ -81,7 +81,9 @@ def bench_meis(model, options, steps: int, device, n: int = 100) -> tuple[float,
     neurons = list(range(n))
 
     def run(ids):
-        return compute_meis(model, ids, image_shape=SHAPE, steps=steps, device=device, **options)
+        return compute_meis(
+            model, ids, image_shape=SHAPE, steps=steps, device=device, progress=False, **options
+        )
 
     run(neurons[:2])  # warm-up: first optimiser step, memory allocator
     batched, t_batch = timed(lambda: run(neurons), device, repeats=3)
@@ -101,8 +103,10 @@ def gradient_loop(model, image: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def bench_gradient_rf(model, image, device) -> tuple[float, float, float]:
-    gradient_rf(model, neurons=[0, 1], image=image)  # warm-up
-    together, t_one = timed(lambda: gradient_rf(model, image=image), device, repeats=3)
+    gradient_rf(model, neurons=[0, 1], image=image, progress=False)  # warm-up
+    together, t_one = timed(
+        lambda: gradient_rf(model, image=image, progress=False), device, repeats=3
+    )
     loop, t_loop = timed(lambda: gradient_loop(model, image, N_NEURONS), device)
     err = ((together - loop).abs().max() / loop.abs().max()).item()
     return t_one, t_loop, err

@@ -56,7 +56,7 @@ def main() -> None:
     tc10 = tuning.tuning_curves(resp, stim, bin_deg=10.0)
     _timed(
         "(b) von Mises fits (200 neurons)",
-        lambda: tuning.fit_von_mises(tc10.select(range(200))),
+        lambda: tuning.fit_von_mises(tc10.select(range(200)), progress=False),
         rows,
     )
     result = _timed(

@@ -13,7 +13,6 @@ from artiphys_course.barmap import (
     bar_responses,
     fit_gaussian_2d,
     orientation_tuning,
-    preferred_orientation,
     select_bars,
     unit_responses,
     weighted_bar_map,
@@ -21,6 +20,7 @@ from artiphys_course.barmap import (
 from artiphys_course.receptive_fields import receptive_field, xn
 from artiphys_course.recording import truncate
 from artiphys_course.stimuli import make_bar_set, make_bars
+from artiphys_course.tuning import preferred_orientation
 
 
 def _angle_diff(a, b):
@@ -48,7 +48,7 @@ def test_known_oriented_filters_are_recovered():
     assert xn(model, "0") == 11
     bars = make_bar_set(21, rf_size=11, n_orientations=12, n_positions=9, polarities=(1,))
     res = bar_map(model, "0", bars, top_n=20, progress=False, in_channels=1)
-    assert res.responses.shape == (2, len(bars))
+    assert res.responses.shape == (len(bars), 2)
     np.testing.assert_allclose(res.orientations_deg, np.arange(12) * 15.0)
     assert _angle_diff(res.preferred_orientation_deg, [60.0, 150.0]).max() < 3.0
     np.testing.assert_allclose(res.top_fit.center, np.full((2, 2), 10.0), atol=0.5)
@@ -66,6 +66,24 @@ def test_fast_centre_unit_path_equals_the_full_layer(net):
     full = truncate(net, "features.3")(images).detach()[:, [0, 5, 191], 3, 3]
     np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(slow, full, rtol=1e-5, atol=1e-5)
+    off = unit_responses(net, "features.3", images, channels=[5], position=(1, 5))
+    off_slow = unit_responses(net, "features.3", images, channels=[5], position=(1, 5), fast=False)
+    full_off = truncate(net, "features.3")(images).detach()[:, [5], 1, 5]
+    np.testing.assert_allclose(off, full_off, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(off_slow, full_off, rtol=1e-5, atol=1e-5)
+
+
+def test_a_training_model_is_mapped_in_eval_mode_and_restored():
+    from artiphys_course.runtime import ArtiphysWarning
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU()).train()
+    images = torch.randn(4, 1, 5, 5, generator=torch.Generator().manual_seed(0))
+    with pytest.warns(ArtiphysWarning, match="eval mode"):
+        alone = unit_responses(model, "1", images[:1])
+    assert model.training and model[1].training
+    with pytest.warns(ArtiphysWarning):
+        together = unit_responses(model, "1", images)
+    torch.testing.assert_close(alone[0], together[0])  # batch statistics would differ
 
 
 def test_bar_responses_batches_agree(net):
@@ -73,7 +91,7 @@ def test_bar_responses_batches_agree(net):
     bars = make_bar_set(n, receptive_field(net, "features.0").size[0], n_positions=3)
     a = bar_responses(net, "features.0", bars, batch_size=7, progress=False)
     b = bar_responses(net, "features.0", bars, batch_size=1000, progress=False)
-    assert a.shape == (64, len(bars))
+    assert a.shape == (len(bars), 64)
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
@@ -118,23 +136,32 @@ def test_gaussian_fit_recovers_known_parameters():
 def test_orientation_tuning_and_preference():
     oris = np.repeat(np.arange(0, 180, 15.0), 3)
     truth = np.array([20.0, 100.0, 170.0])
-    responses = np.exp(2 * np.cos(2 * np.deg2rad(oris[None] - truth[:, None])))
-    responses = responses * np.tile([1.0, 0.5, 0.2], 12)  # other bar parameters matter less
+    responses = np.exp(2 * np.cos(2 * np.deg2rad(oris[:, None] - truth[None])))  # (bars, units)
+    responses = (
+        responses * np.tile([1.0, 0.5, 0.2], 12)[:, None]
+    )  # other bar parameters matter less
     grid, tuning = orientation_tuning(responses, oris)
     np.testing.assert_allclose(grid, np.arange(0, 180, 15.0))
-    np.testing.assert_allclose(tuning, responses[:, ::3])
+    np.testing.assert_allclose(tuning, responses[::3])
     assert _angle_diff(preferred_orientation(tuning, grid), truth).max() < 1.0
-    np.testing.assert_allclose(preferred_orientation(tuning, grid, method="peak"), [15, 105, 165])
+    _, one = orientation_tuning(responses[:, 1], oris)  # one unit: (n_bars,)
+    np.testing.assert_allclose(one, tuning[:, [1]])
+    with pytest.raises(ValueError, match=r"\(n_bars, n_units\) with n_bars = 36"):
+        orientation_tuning(responses.T, oris)
 
 
 def test_bad_input_errors(net):
     n = xn(net, "features.3")
     with pytest.raises(KeyError, match=r"features\.3"):
         unit_responses(net, "features.33", torch.zeros(1, 3, n, n))
-    with pytest.raises(IndexError, match="192 channels"):
+    with pytest.raises(IndexError, match="192 units"):
         unit_responses(net, "features.3", torch.zeros(1, 3, n, n), channels=[192])
-    with pytest.raises(IndexError, match="192 channels"):
+    with pytest.raises(IndexError, match="192 units"):
         unit_responses(net, "features.3", torch.zeros(1, 3, n, n), channels=[-1], fast=False)
+    with pytest.raises(IndexError, match=r"position \(7, 0\) is outside the 7x7 output"):
+        unit_responses(net, "features.3", torch.zeros(1, 3, n, n), position=(7, 0))
+    with pytest.raises(IndexError, match=r"position \(0, 7\) is outside the 7x7 output"):
+        unit_responses(net, "features.3", torch.zeros(1, 3, n, n), position=(0, 7), fast=False)
     with pytest.raises(ValueError, match=r"\(batch, channels, height, width\)"):
         unit_responses(net, "features.3", torch.zeros(3, n, n))
     small = make_bar_set(51, 51, n_positions=3)
@@ -184,3 +211,29 @@ def test_digital_v1_ground_truth_centre_and_orientation():
         err = np.hypot(*(res.top_fit.center[0] - centre[i]))
         assert err < 1.0, (i, err)
         assert _angle_diff(res.preferred_orientation_deg[0], neurons.orientation_deg[i]) < 15.0
+
+
+def test_tuning_check_and_plot_follow_the_bars_by_units_layout(capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from artiphys_course.checks.bar_mapping import check_orientation_tuning_curve
+    from artiphys_course.plotting.barmap import plot_tuning
+
+    def curve(responses, orientation_deg):
+        return np.array([responses[orientation_deg == o].max() for o in np.unique(orientation_deg)])
+
+    assert check_orientation_tuning_curve(curve)
+    assert not check_orientation_tuning_curve(lambda r, o: curve(r, o)[::-1].copy())
+    capsys.readouterr()
+    model = _oriented_filter_net()
+    bars = make_bar_set(21, rf_size=11, n_orientations=12, n_positions=5, polarities=(1,))
+    res = bar_map(model, "0", bars, top_n=20, fit=False, progress=False, in_channels=1)
+    drawn = plot_tuning(res, [1], normalize=False)
+    ax = drawn if hasattr(drawn, "lines") else drawn.axes[0]  # an Axes or its Figure
+    x, y = ax.lines[0].get_data()
+    np.testing.assert_allclose(y[:-1], res.tuning[:, 1])
+    assert y[-1] == y[0] and x[-1] == 180.0
+    plt.close("all")

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from artiphys_course.gradient_rf import eval_mode, gradient_rf, grey_image, select_neurons
+from artiphys_course.gradient_rf import gradient_rf
 
 
 class LNModel(nn.Module):
@@ -93,37 +93,25 @@ def test_train_mode_is_restored_and_does_not_change_the_result():
     torch.testing.assert_close(rf, gradient_rf(model, image=image))
 
 
-def test_callable_unit_selects_outputs():
+def test_readout_selects_outputs():
     model = LNModel()
     rf_all = gradient_rf(model, image_shape=(2, 9, 11))
-    rf_sub = gradient_rf(model, image_shape=(2, 9, 11), unit=lambda out: out[:, 3:6])
+    rf_sub = gradient_rf(model, image_shape=(2, 9, 11), readout=lambda out: out[:, 3:6])
     torch.testing.assert_close(rf_sub, rf_all[3:6])
 
 
-def test_layer_channel_units_match_autograd():
-    pytest.importorskip("artiphys_course.recording")
+def test_layer_channels_match_autograd():
     torch.manual_seed(0)
     net = nn.Sequential(
         nn.Conv2d(3, 5, 3), nn.ReLU(), nn.Conv2d(5, 4, 3), nn.Softplus(), nn.Flatten()
     )
     image = torch.randn(1, 3, 11, 11, generator=torch.Generator().manual_seed(2))
-    rf = gradient_rf(net, image=image, unit=("3", [0, 2]))
+    rf = gradient_rf(net, [0, 2], image=image, layer="3")
     jac = torch.autograd.functional.jacobian(lambda x: net[:4](x)[0, :, 3, 3], image)
     assert rf.shape == (2, 3, 11, 11)
     torch.testing.assert_close(rf, jac[[0, 2], 0], rtol=1e-5, atol=1e-7)
     # the centre unit of a 7x7 map after two 3x3 convolutions sees only a 5x5 patch
     assert rf[:, :, :1].abs().max() == 0 and rf[:, :, 4:9, 4:9].abs().max() > 0
-
-
-def test_grey_image_and_neuron_selection():
-    assert grey_image((5, 6), 127.5).shape == (1, 1, 5, 6)
-    assert torch.all(grey_image((3, 4, 4)) == 0)
-    assert select_neurons(None, 3).tolist() == [0, 1, 2]
-    assert select_neurons(-1, 3).tolist() == [2]
-    with pytest.raises(IndexError, match="has 3 units"):
-        select_neurons([0, 3], 3)
-    with pytest.raises(ValueError, match="positive"):
-        grey_image((0, 4))
 
 
 def test_bad_inputs_raise_clear_errors():
@@ -139,17 +127,8 @@ def test_bad_inputs_raise_clear_errors():
     conv = nn.Conv2d(1, 2, 3)
     with pytest.raises(ValueError, match="n_units"):
         gradient_rf(conv, image_shape=(1, 8, 8))
-    with pytest.raises(TypeError, match="unit must be"):
-        gradient_rf(model, image_shape=(2, 9, 11), unit=3)
-
-
-def test_eval_mode_restores_on_error():
-    model = small_cnn()
-    model.train()
-    with pytest.raises(RuntimeError), eval_mode(model):
-        assert not model.training
-        raise RuntimeError("boom")
-    assert model.training
+    with pytest.raises(TypeError, match="layer must be"):
+        gradient_rf(model, image_shape=(2, 9, 11), layer=3)
 
 
 def test_checks_accept_correct_and_reject_wrong_solutions(capsys):

@@ -234,7 +234,7 @@ def test_mei_of_a_conv_channel_is_its_kernel_at_the_centre():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(2, 3, 5), nn.ReLU())
     result = compute_meis(
-        net, image_shape=(2, 11, 11), unit="0", constraint=FixedNorm(3.0), steps=150, lr=0.05
+        net, image_shape=(2, 11, 11), layer="0", constraint=FixedNorm(3.0), steps=150, lr=0.05
     )
     assert result.images.shape == (3, 2, 11, 11)
     expected = torch.zeros(3, 2, 11, 11)

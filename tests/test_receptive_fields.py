@@ -9,7 +9,7 @@ from torch import nn
 from torchvision.models import alexnet, resnet18, vgg16
 
 from artiphys_course.receptive_fields import (
-    center_unit,
+    center_position,
     conv_output_size,
     empirical_receptive_field,
     receptive_field,
@@ -54,7 +54,7 @@ def test_output_sizes_match_torch(models, name):
     with record_layers(net, layers) as acts:
         net(torch.ones(1, 1, size, size, dtype=torch.float64))
     for row in receptive_field_table(model, size):
-        assert tuple(acts[row.name].shape[2:]) == row.output_size, row.name
+        assert tuple(acts[row.name].shape[2:]) == row.output_shape, row.name
 
 
 @pytest.mark.parametrize("name", list(NETWORKS))
@@ -89,7 +89,7 @@ def test_full_width_network_gives_the_same_rf(models):
     x = torch.ones(1, 3, n, n, dtype=torch.float64, requires_grad=True)
     with record_layers(full, "features.3", detach=False) as acts:
         full(x)
-    c = center_unit(model, "features.3", n)
+    c = center_position(model, "features.3", n)
     acts["features.3"][0, :, c[0], c[1]].sum().backward()
     thin = empirical_receptive_field(model, "features.3", n)
     assert support_box(x.grad.abs().sum(1)[0].numpy()) == support_box(thin)
@@ -131,7 +131,7 @@ def test_dilation_padding_ceil_mode_and_same_padding():
     with record_layers(net, [r.name for r in rows]) as acts:
         net(torch.ones(1, 1, 77, 121, dtype=torch.float64))
     for row in rows:
-        assert tuple(acts[row.name].shape[2:]) == row.output_size, row.name
+        assert tuple(acts[row.name].shape[2:]) == row.output_shape, row.name
     for layer in ("0", "2", "3", "4", "5", "6"):
         size = (77, 121)
         grad = empirical_receptive_field(model, layer, size)
@@ -161,11 +161,11 @@ def test_unsupported_layer_is_named():
         receptive_field_table(nn.Sequential(nn.Conv2d(1, 1, 3), Shuffle()))
 
 
-def test_center_unit_and_as_dict(models):
-    assert center_unit(models["alexnet"], "features.3", 63) == (3, 3)
+def test_center_position_and_as_dict(models):
+    assert center_position(models["alexnet"], "features.3", 63) == (3, 3)
     row = receptive_field(models["alexnet"], "features.3", 63).as_dict()
     assert row["size"] == 51 and row["jump"] == 8 and row["start"] == 7.0
-    assert row["output_size"] == 7 and np.isscalar(row["size"])
+    assert row["output_shape"] == 7 and np.isscalar(row["size"])
 
 
 def test_rf_step_and_output_size_by_hand_and_against_torch():
@@ -198,3 +198,27 @@ def test_the_packages_own_cores():
         for layer in _convs(core):
             n = xn(core, layer)
             assert support_box(empirical_receptive_field(core, layer, n)) == rf_box(core, layer, n)
+
+
+def test_off_centre_position_and_chosen_channels():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 3, 3))  # RF 5, jump 1
+    box = rf_box(net, "2", 12, position=(1, 6))
+    assert box == (1.0, 5.0, 6.0, 10.0)
+    grad = empirical_receptive_field(net, "2", 12, position=(1, 6))
+    assert support_box(grad) == box
+    real = net.double()
+    x = torch.randn(1, 1, 12, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    x.requires_grad_(True)
+    real(x)[0, [0, 2], 3, 3].sum().backward()  # the centre unit of the 8x8 map
+    got = empirical_receptive_field(real, "2", 12, channels=[0, 2], structural=False, images=x)
+    np.testing.assert_allclose(got, x.grad.abs().sum(1)[0].numpy())
+
+
+def test_training_model_is_probed_in_eval_mode_and_restored():
+    from artiphys_course.runtime import ArtiphysWarning
+
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Conv2d(2, 1, 3)).train()
+    with pytest.warns(ArtiphysWarning, match="eval mode"):
+        empirical_receptive_field(net, "2", 9, structural=False)
+    assert net.training and net[1].training

@@ -9,11 +9,10 @@ from torch import nn
 from torchvision.models import alexnet, resnet18
 
 from artiphys_course.recording import (
-    EVAL_NOTICE,
+    forward_until,
     get_layer,
     list_layers,
     record_layers,
-    set_eval,
     truncate,
 )
 
@@ -117,29 +116,33 @@ def test_truncate_works_inside_resnet_blocks():
     np.testing.assert_allclose(out.detach(), acts["layer2.0.conv1"], atol=1e-5)
 
 
-def test_eval_mode_with_a_notice_only_when_it_changes_results(capsys):
+def test_forward_until_a_layer_input_stops_before_it(net, images):
+    calls = []
+    at_conv = net.features[3].register_forward_hook(lambda *a: calls.append(1))
+    try:
+        before = forward_until(net, "features.3", images, at="input")
+    finally:
+        at_conv.remove()
+    assert calls == [] and _n_hooks(net) == 0
+    with record_layers(net, "features.2") as acts:  # the max pool feeding conv2
+        net(images)
+    np.testing.assert_allclose(before.detach(), acts["features.2"], atol=1e-6)
+    with pytest.raises(ValueError, match="'output' or 'input'"):
+        forward_until(net, "features.3", images, at="middle")
+
+
+def test_forward_until_a_layer_that_is_never_called():
+    model = nn.ModuleDict({"used": nn.Conv2d(1, 1, 1), "unused": nn.ReLU()})
+    model.forward = lambda x: model["used"](x)  # instance attribute: nn.Module calls it
+    with pytest.raises(RuntimeError, match="'unused' was not called"):
+        forward_until(model, "unused", torch.zeros(1, 1, 3, 3))
+    assert _n_hooks(model) == 0
+
+
+def test_truncate_leaves_the_training_flags_alone():
     model = resnet18()  # training mode, has BatchNorm
     truncate(model, "layer1")
-    assert not model.training
-    assert capsys.readouterr().out.strip() == EVAL_NOTICE
-    plain = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU())  # nothing changes in eval mode
-    set_eval(plain)
-    assert not plain.training and capsys.readouterr().out == ""
-    truncate(model, "layer1")  # already in eval mode: silent
-    assert capsys.readouterr().out == ""
-
-
-def test_train_mode_batchnorm_really_differs(capsys):
-    """Why eval mode matters: in training mode a unit's response depends on the batch."""
-    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4))
-    x = torch.randn(8, 1, 9, 9, generator=torch.Generator().manual_seed(3))
-    alone_train = model(x[:1].repeat(2, 1, 1, 1))[0]
-    in_batch_train = model(x)[0]
-    assert not torch.allclose(alone_train, in_batch_train)
-    net = truncate(model, "1")
-    capsys.readouterr()
-    with torch.no_grad():
-        np.testing.assert_allclose(net(x[:1])[0], net(x)[0], atol=1e-5)
+    assert model.training and model.bn1.training
 
 
 def test_truncate_a_package_core():

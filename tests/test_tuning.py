@@ -49,6 +49,17 @@ def test_preferred_orientation_exact_on_even_grid():
     assert got_0_180.min() >= 0
 
 
+def test_preferred_orientation_peak_method():
+    resp = np.stack([np.cos(np.deg2rad(2 * (GRID - t))) for t in (-37.5, 12.5, 82.5)], axis=1)
+    peak = preferred_orientation(resp, GRID, method="peak")
+    np.testing.assert_allclose(peak, [-37.5, 12.5, 82.5])
+    np.testing.assert_allclose(
+        preferred_orientation(resp, GRID, method="peak", lower=0.0), [142.5, 12.5, 82.5]
+    )
+    with pytest.raises(ValueError, match="method must be"):
+        preferred_orientation(resp, GRID, method="mean")
+
+
 def test_preferred_orientation_is_circular_not_arithmetic():
     # a unit tuned to 88 deg responds at both ends of [-90, 90): the arithmetic mean would be ~0
     resp = von_mises_tuning(GRID[:, None], np.array([88.0]), 4.0)

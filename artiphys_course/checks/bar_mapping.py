@@ -96,7 +96,7 @@ def check_orientation_tuning_curve(student: Callable) -> bool:
     """
 
     def reference(responses, orientation_deg):
-        return orientation_tuning(responses[None], orientation_deg)[1][0]
+        return orientation_tuning(responses, orientation_deg)[1][:, 0]
 
     cases = []
     for seed in (0, 1):

@@ -35,7 +35,7 @@ def _ln_case(seed: int, n: int, shape: tuple[int, int, int], image_scale: float)
 
 
 def _ln_reference(weight: torch.Tensor, bias: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-    return gradient_rf(_LN(weight, bias), image=image)
+    return gradient_rf(_LN(weight, bias), image=image, progress=False)
 
 
 def check_ln_gradient_rf(student: Callable[..., Any]) -> bool:
@@ -74,7 +74,7 @@ def _cnn(seed: int) -> nn.Module:
 
 
 def _batched_reference(model: nn.Module, image: torch.Tensor, neurons: list[int]) -> torch.Tensor:
-    return gradient_rf(model, neurons, image=image)
+    return gradient_rf(model, neurons, image=image, progress=False)
 
 
 def check_batched_gradient_rf(student: Callable[..., Any]) -> bool:

@@ -152,7 +152,7 @@ def plot_tuning(
     ----------
     result : BarMapResult
     units : sequence of int, optional
-        Rows of ``result`` (default: the first 6).
+        Indices of mapped units, columns of ``result.tuning`` (default: the first 6).
     ax : Axes, optional
     normalize : bool
         Scale each curve to its maximum (shapes are easier to compare).
@@ -162,7 +162,7 @@ def plot_tuning(
         _, ax = plt.subplots(figsize=(4.5, 3.2), layout="constrained")
     oris = np.append(result.orientations_deg, result.orientations_deg[0] + 180.0)
     for k, i in enumerate(units):
-        curve = np.append(result.tuning[i], result.tuning[i][0])
+        curve = np.append(result.tuning[:, i], result.tuning[0, i])
         if normalize:
             curve = curve / np.abs(curve).max()
         ax.plot(oris, curve, "o-", ms=3, color=f"C{k % 10}", label=f"ch {result.channels[i]}")
