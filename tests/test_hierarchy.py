@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from artiphys_course.hierarchy import SubunitArea, make_visual_hierarchy
 from artiphys_course.metrics import oracle_correlation
-from artiphys_course.simulate import gabor
+from artiphys_course.simulate import SubunitArea, gabor, make_visual_hierarchy
 
 
 @pytest.fixture(scope="module")
