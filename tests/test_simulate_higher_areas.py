@@ -34,6 +34,8 @@ def test_layout_and_determinism(hierarchy):
         h["IT"]
     with pytest.raises(ValueError, match="unknown areas"):
         make_visual_hierarchy(areas=("V1", "MT"))
+    with pytest.raises(TypeError, match="seed"):
+        make_visual_hierarchy(seed=None)
 
 
 def test_models_reproduce_the_stored_rates(hierarchy):
