@@ -121,9 +121,8 @@ class DigitalV1Config:
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_shape", checked_image_shape(self.image_shape))
         object.__setattr__(self, "seed", checked_seed(self.seed))
-        at_least = {"n_neurons": 1, "n_train": 1, "n_validation": 0, "n_test_images": 1}
-        at_least["n_repeats"] = 2
-        for name, low in at_least.items():
+        minimum = {"n_neurons": 1, "n_train": 1, "n_validation": 0, "n_test_images": 1}
+        for name, low in {**minimum, "n_repeats": 2}.items():
             if getattr(self, name) < low:
                 raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
         for name in ("gain_cv", "eye_shift_sd", "max_shift"):
