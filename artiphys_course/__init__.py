@@ -1,10 +1,10 @@
 """artiphys-course: probe artificial and biological visual neurons with the same tools.
 
-The helper package of the course. Topics, one module each: ``simulate`` (the digital V1),
-``stimuli``, ``recording``, ``units``, ``receptive_fields``, ``barmap``, ``losses``, ``training``,
-``metrics``, ``gradient_rf``, ``mei``, ``tuning``, ``decoding``, ``rsa``, ``embedding``,
-``features``, ``layer_grid``, ``hierarchy``; sub-packages ``data``, ``models``, ``plotting`` and
-``checks``.
+The helper package of the course. Topics, one module each: ``stimuli``, ``recording``,
+``units``, ``receptive_fields``, ``barmap``, ``losses``, ``training``, ``metrics``,
+``gradient_rf``, ``mei``, ``tuning``, ``decoding``, ``rsa``, ``embedding``, ``features``,
+``layer_grid``; sub-packages ``simulate`` (the digital V1 and the simulated visual areas),
+``data``, ``models``, ``plotting`` and ``checks``.
 
 Their public functions are re-exported here, so ``import artiphys_course as ap`` is enough:
 ``ap.make_digital_v1()``, ``ap.bar_map(...)``, ``ap.models.trained_model("gaussian")``. Names are
@@ -18,7 +18,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("checks", "data", "models", "plotting")
+_SUBPACKAGES = ("checks", "data", "models", "plotting", "simulate")
 
 _EXPORTS: dict[str, str] = {
     "data_dir": "runtime",
@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "progress_bar": "runtime",
     "seed_everything": "runtime",
     "DigitalV1": "simulate",
+    "DigitalV1Config": "simulate",
     "DigitalV1Model": "simulate",
     "NeuronParams": "simulate",
     "OrientationPopulation": "simulate",
@@ -102,10 +103,10 @@ _EXPORTS: dict[str, str] = {
     "explainable_variance": "metrics",
     "fev": "metrics",
     "feve": "metrics",
+    "group_by_image": "metrics",
     "model_predictions": "metrics",
     "oracle_correlation": "metrics",
     "poisson_log_likelihood": "metrics",
-    "split_by_image": "metrics",
     "Constraint": "mei",
     "FixedMeanStd": "mei",
     "FixedNorm": "mei",
@@ -151,11 +152,11 @@ _EXPORTS: dict[str, str] = {
     "fit_factorized_readout": "layer_grid",
     "fit_ridge": "layer_grid",
     "run_layer_grid": "layer_grid",
-    "AREAS": "hierarchy",
-    "SimulatedArea": "hierarchy",
-    "SubunitArea": "hierarchy",
-    "VisualHierarchy": "hierarchy",
-    "make_visual_hierarchy": "hierarchy",
+    "AREAS": "simulate",
+    "SimulatedArea": "simulate",
+    "SubunitArea": "simulate",
+    "VisualHierarchy": "simulate",
+    "make_visual_hierarchy": "simulate",
 }
 
 __all__ = sorted([*_SUBPACKAGES, *_EXPORTS])

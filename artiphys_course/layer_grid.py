@@ -63,7 +63,7 @@ from artiphys_course.runtime import get_device, progress_bar
 
 if TYPE_CHECKING:
     from artiphys_course.data.allen import AllenNaturalScenes
-    from artiphys_course.hierarchy import SimulatedArea
+    from artiphys_course.simulate import SimulatedArea
 
 __all__ = [
     "DEFAULT_RELATIVE_ALPHAS",
@@ -436,7 +436,7 @@ class AreaData:
 
     @classmethod
     def from_simulated(cls, area: SimulatedArea) -> AreaData:
-        """From an area of :func:`artiphys_course.hierarchy.make_visual_hierarchy`."""
+        """From an area of :func:`artiphys_course.simulate.make_visual_hierarchy`."""
         return cls(
             area.name,
             area.train_image_ids,

@@ -9,7 +9,7 @@ Two input layouts are used:
   :func:`model_predictions`;
 * **repeats by image** ``responses_by_image``: a sequence with one array of shape
   ``(repeats_i, neurons)`` per test image (the number of repeats may differ between images),
-  or one array of shape ``(images, repeats, neurons)``. :func:`split_by_image` builds it from
+  or one array of shape ``(images, repeats, neurons)``. :func:`group_by_image` builds it from
   single trials and their image ids.
 
 Definitions follow Cadena et al. (2019, PLoS Comput Biol 15: e1006897), Lurz et al. (2021, ICLR,
@@ -47,7 +47,7 @@ __all__ = [
     "feve",
     "poisson_log_likelihood",
     "bits_per_spike",
-    "split_by_image",
+    "group_by_image",
     "model_predictions",
 ]
 
@@ -382,32 +382,38 @@ def bits_per_spike(y_true: ArrayLike, y_pred: ArrayLike, *, eps: float = 1e-8) -
     return np.where(spikes > 0, gain / (safe * np.log(2)), np.nan)
 
 
-def split_by_image(values: ArrayLike, image_ids: ArrayLike) -> list[np.ndarray]:
+def group_by_image(values: ArrayLike, image_ids: ArrayLike) -> tuple[np.ndarray, list[np.ndarray]]:
     """Group single trials by the image shown: the ``responses_by_image`` layout.
+
+    The one grouping of repeated trials in the package (the digital V1's
+    ``DigitalV1.test_repeats`` and the data sets' ``data.static.test_repeats`` use it).
 
     Parameters
     ----------
     values : array-like
-        Shape ``(trials, neurons)`` (responses or predictions).
+        Shape ``(trials, ...)``, e.g. ``(trials, neurons)`` responses or predictions; NumPy or
+        torch (any device). The dtype is kept.
     image_ids : array-like
         Shape ``(trials,)``, the image shown on each trial.
 
     Returns
     -------
-    list of np.ndarray
-        One ``(repeats_i, neurons)`` array per unique image id, in increasing id order, trials
-        in their original order.
+    images : np.ndarray
+        ``(n_images,)`` the distinct image ids, increasing.
+    groups : list of np.ndarray
+        ``groups[k]`` is ``(repeats_k, ...)``: the values of every trial that showed
+        ``images[k]``, in trial order. When every image has the same number of repeats,
+        ``np.stack(groups)`` is the ``(n_images, repeats, ...)`` array.
     """
-    x = _as_numpy(values, "values")
+    x = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
     ids = np.asarray(image_ids.detach().cpu() if isinstance(image_ids, torch.Tensor) else image_ids)
-    if ids.ndim != 1 or ids.shape[0] != x.shape[0]:
+    if x.ndim < 1 or ids.shape != (x.shape[0],):
         raise ValueError(
-            f"image_ids must have shape ({x.shape[0]},) to match values {x.shape}, got {ids.shape}."
+            f"values must be (trials, ...) and image_ids (trials,); got {x.shape} and {ids.shape}."
         )
-    x = x[:, None] if x.ndim == 1 else x
     order = np.argsort(ids, kind="stable")
-    _, starts = np.unique(ids[order], return_index=True)
-    return np.split(x[order], starts[1:])
+    images, starts = np.unique(ids[order], return_index=True)
+    return images, np.split(x[order], starts[1:])
 
 
 @torch.no_grad()

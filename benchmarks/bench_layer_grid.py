@@ -37,9 +37,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     from artiphys_course.features import ALEXNET_LAYERS, extract_features
-    from artiphys_course.hierarchy import make_visual_hierarchy
     from artiphys_course.layer_grid import AreaData, run_layer_grid
     from artiphys_course.models.pretrained import load_pretrained
+    from artiphys_course.simulate import make_visual_hierarchy
 
     # the notebook's configuration
     input_size, pool = NOTEBOOK["input_size"], NOTEBOOK["pool"]

@@ -228,8 +228,8 @@ def hierarchy_grid():
     from conftest import shared_data_dir
 
     from artiphys_course.features import ALEXNET_LAYERS, extract_features
-    from artiphys_course.hierarchy import make_visual_hierarchy
     from artiphys_course.models.pretrained import load_pretrained
+    from artiphys_course.simulate import make_visual_hierarchy
 
     hier = make_visual_hierarchy(n_neurons=40, n_train=500, n_test_images=40, areas=("V1", "V4"))
     nets = {"untrained": load_pretrained("alexnet", weights="untrained")}

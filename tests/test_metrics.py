@@ -151,15 +151,20 @@ def test_correlation_to_average_matches_scipy_on_means(poisson_repeats):
     assert np.all(metrics.correlation_to_average(responses, rates) > single)
 
 
-def test_split_by_image_groups_trials():
+def test_group_by_image_groups_trials_in_order_and_keeps_dtype():
     ids = np.array([3, 1, 3, 2, 1, 3])
-    values = np.arange(12.0).reshape(6, 2)
-    groups = metrics.split_by_image(values, ids)
+    values = np.arange(12, dtype=np.float32).reshape(6, 2)
+    images, groups = metrics.group_by_image(values, ids)
+    np.testing.assert_array_equal(images, [1, 2, 3])
     assert [g.shape for g in groups] == [(2, 2), (1, 2), (3, 2)]
+    assert all(g.dtype == np.float32 for g in groups)
     np.testing.assert_array_equal(groups[0], values[[1, 4]])
     np.testing.assert_array_equal(groups[2], values[[0, 2, 5]])
+    # trailing axes are kept, torch inputs accepted
+    _, by_trial = metrics.group_by_image(torch.arange(6), torch.as_tensor(ids))
+    np.testing.assert_array_equal(by_trial[2], [0, 2, 5])
     with pytest.raises(ValueError, match="image_ids"):
-        metrics.split_by_image(values, ids[:3])
+        metrics.group_by_image(values, ids[:3])
 
 
 def test_poisson_log_likelihood_matches_scipy():

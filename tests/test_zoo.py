@@ -7,7 +7,7 @@ import torch
 
 from artiphys_course.data.static import StaticDataset
 from artiphys_course.models.zoo import KINDS, build_model, trained_model
-from artiphys_course.simulate import make_digital_v1
+from artiphys_course.simulate import DigitalV1Config, make_digital_v1
 
 TINY = {
     "core": {"hidden_channels": 4, "layers": 2, "input_kernel": 5, "hidden_kernel": 3},
@@ -71,12 +71,16 @@ def test_unknown_kind_lists_the_kinds():
 
 
 def test_the_default_digital_v1_shares_the_cache_entry_of_dataset_none(tiny_dataset):
-    from artiphys_course.models.zoo import _DEFAULT_DATA, _data_id
+    from artiphys_course.models.zoo import _DEFAULT_DATA, _data_id, _is_default_digital_v1
 
     assert _data_id(None) == _DEFAULT_DATA
     assert _data_id(tiny_dataset) != _DEFAULT_DATA  # not the default configuration
 
     class Default:  # a data set whose truth has the default configuration
-        truth = type("Truth", (), {"config": {"n_neurons": 500, "image_shape": (36, 64)}})()
+        truth = type("Truth", (), {"config": DigitalV1Config()})()
+
+    class Other:  # one option differs
+        truth = type("Truth", (), {"config": DigitalV1Config(n_neurons=499)})()
 
     assert _data_id(Default()) == _DEFAULT_DATA
+    assert not _is_default_digital_v1(Other())

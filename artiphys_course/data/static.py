@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from artiphys_course.metrics import group_by_image
 from artiphys_course.runtime import get_device
 
 __all__ = [
@@ -531,6 +532,8 @@ def test_repeats(
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Group the trials of a tier by the image they showed (repeats of the same image).
 
+    The images with :func:`artiphys_course.metrics.group_by_image` of the responses.
+
     Parameters
     ----------
     dataset : StaticDataset
@@ -549,12 +552,12 @@ def test_repeats(
         in trial order. Use it for oracle correlations and explainable variance.
     """
     trials = dataset.tier_indices(tier)
-    rows, inverse = np.unique(dataset.trial_image_ids[trials], return_inverse=True)
-    images, responses = dataset.images[rows], dataset.responses[trials]
+    rows, responses = group_by_image(dataset.responses[trials], dataset.trial_image_ids[trials])
+    images = dataset.images[rows]
     if normalize:
         normalizer = dataset.normalizer()
-        images, responses = normalizer.images(images), normalizer.responses(responses)
-    return images, [responses[inverse == k] for k in range(len(rows))]
+        images, responses = normalizer.images(images), [normalizer.responses(r) for r in responses]
+    return images, responses
 
 
 test_repeats.__test__ = False  # tell pytest this is not a test when imported into a test module

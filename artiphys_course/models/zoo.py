@@ -37,7 +37,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
-import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,19 +173,11 @@ _DEFAULT_DATA = "digital_v1-default"
 
 
 def _is_default_digital_v1(dataset: Any) -> bool:
-    """True for ``StaticDataset.from_digital_v1(make_digital_v1())`` (default arguments)."""
-    config = getattr(getattr(dataset, "truth", None), "config", None)
-    if not isinstance(config, dict):
-        return False
-    from artiphys_course.simulate import make_digital_v1
+    """True for ``StaticDataset.from_digital_v1(make_digital_v1())`` (default options)."""
+    from artiphys_course.simulate import DigitalV1Config
 
-    defaults = {
-        name: p.default for name, p in inspect.signature(make_digital_v1).parameters.items()
-    }
-    return all(
-        name in defaults and tuple(np.atleast_1d(defaults[name])) == tuple(np.atleast_1d(value))
-        for name, value in config.items()
-    )
+    config = getattr(getattr(dataset, "truth", None), "config", None)
+    return isinstance(config, DigitalV1Config) and config == DigitalV1Config()
 
 
 def _data_id(dataset: Any) -> str:
@@ -209,7 +200,11 @@ def _dataset_fingerprint(dataset: Any) -> str:
 # loading, models, loss and training. Their source enters the cache key, so editing any of them
 # retrains instead of loading a stale model.
 _SOURCES = (
-    "simulate.py",
+    "simulate/_checks.py",
+    "simulate/images.py",
+    "simulate/neurons.py",
+    "simulate/noise.py",
+    "simulate/digital_v1.py",
     "data/static.py",
     "models/cores.py",
     "models/readouts.py",

@@ -2,9 +2,10 @@
 
 The layer x area grid (:mod:`artiphys_course.layer_grid`) asks which CNN layer best predicts
 which area; with real data nobody knows the right answer. Here the areas are built so that it is
-known: each higher area combines the V1-like units of :mod:`artiphys_course.simulate` (Gabor
-filters, quadrature-pair energy) into larger, more selective receptive fields, so deeper areas
-need more nonlinear stages and bigger spatial context::
+known: each higher area combines V1-like units (:mod:`artiphys_course.simulate.neurons`: Gabor
+filters, quadrature-pair energy, drawn by the same ``sample_neurons``) into larger, more
+selective receptive fields, so deeper areas need more nonlinear stages and bigger spatial
+context::
 
     "V1"  simple cells   rate = b + g * relu(<gabor, c>)**2            one Gabor, radius 3-6 px
           complex cells  rate = b + g * (<even, c>**2 + <odd, c>**2)   (energy model)
@@ -16,7 +17,7 @@ need more nonlinear stages and bigger spatial context::
 where ``c = (image - 127.5) / 127.5`` is the contrast image and ``s_k`` a semi-saturation
 constant (divisive normalisation, the median energy of the subunit over the images; Heeger
 1992). Every area is an ``nn.Module`` (images -> expected rates), responses add a shared trial
-gain times Poisson noise (:func:`artiphys_course.simulate.sample_responses`), and the test
+gain times Poisson noise (:func:`artiphys_course.simulate.noise.sample_responses`), and the test
 images are repeated so a noise ceiling exists (exact: :meth:`SimulatedArea.noise_ceiling`).
 
 The V2 / V4 designs follow the spirit of subunit models of higher areas (e.g. Freeman &
@@ -27,20 +28,22 @@ any fitted model. Everything is deterministic from ``seed``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from artiphys_course.simulate import (
+from artiphys_course.simulate._checks import checked_image_shape, checked_seed
+from artiphys_course.simulate.images import make_images
+from artiphys_course.simulate.neurons import (
     DigitalV1Model,
+    NeuronDistribution,
     NeuronParams,
-    make_images,
-    noise_ceiling_from_rates,
-    sample_responses,
+    sample_neurons,
 )
+from artiphys_course.simulate.noise import noise_ceiling_from_rates, sample_responses
 
 __all__ = [
     "AREAS",
@@ -56,31 +59,24 @@ AREAS = ("V1", "V2", "V4")
 _SPREAD = {"V2": (5.0, 8.0), "V4": (7.0, 11.0)}
 
 
-def _units(
-    n: int,
-    rng: np.random.Generator,
-    *,
-    center: np.ndarray,
-    orientation: np.ndarray,
-    sf_range: tuple[float, float],
-    cycles: tuple[float, float],
-    sigma_max: float,
-    cell_type: np.ndarray,
-) -> NeuronParams:
-    """Gabor parameters for ``n`` units (gain 1, baseline 0, exponent 2)."""
-    sf = np.exp(rng.uniform(np.log(sf_range[0]), np.log(sf_range[1]), n))
-    return NeuronParams(
-        cell_type=cell_type,
-        rf_center=center,
-        orientation_deg=np.mod(orientation, 180.0),
-        spatial_frequency=sf,
-        phase_deg=rng.uniform(0, 360, n),
-        sigma=np.clip(rng.uniform(*cycles, n) / sf, 1.5, sigma_max),
-        gain=np.ones(n),
-        aspect_ratio=rng.uniform(1.0, 1.5, n),
-        exponent=np.full(n, 2.0),
-        baseline=np.zeros(n),
-    )
+# how the areas draw their Gabor units (sizes in pixels, not scaled with the image)
+_V1_UNITS = NeuronDistribution(
+    spatial_frequency=(0.1, 0.25),
+    cycles=(0.3, 0.45),
+    sigma_bounds=(1.5, 2.5),
+    aspect_ratio=(1.0, 1.5),
+    exponent=(2.0, 2.0),
+    draw_order=(
+        "cell_type",
+        "orientation_deg",
+        "spatial_frequency",
+        "phase_deg",
+        "sigma",
+        "aspect_ratio",
+        "exponent",
+    ),
+)
+_SUBUNITS = replace(_V1_UNITS, spatial_frequency=(0.1, 0.22), sigma_bounds=(1.5, 3.0))
 
 
 class SubunitArea(nn.Module):
@@ -207,7 +203,7 @@ class SimulatedArea:
         """Exact single-trial correlation ceiling on the test trials, ``(n_neurons,)``.
 
         ``corr(true rate, response)`` over test trials, analytic for the gamma-gain x Poisson
-        noise (:func:`artiphys_course.simulate.noise_ceiling_from_rates`); the oracle
+        noise (:func:`artiphys_course.simulate.noise.noise_ceiling_from_rates`); the oracle
         correlation of the repeats estimates it (slightly below).
         """
         return noise_ceiling_from_rates(self.true_rates[self.test_image_ids], self.gain_cv)
@@ -260,21 +256,11 @@ def _ring(n: int, k: int, radius: np.ndarray, rng: np.random.Generator) -> np.nd
 
 def _build_v1(
     n: int, centers: np.ndarray, rng: np.random.Generator, shape: tuple[int, int]
-) -> tuple[DigitalV1Model, np.ndarray, str]:
-    cell_type = np.where(rng.random(n) < 0.5, "simple", "complex").astype("<U7")
-    units = _units(
-        n,
-        rng,
-        center=centers,
-        orientation=rng.uniform(0, 180, n),
-        sf_range=(0.1, 0.25),
-        cycles=(0.3, 0.45),
-        sigma_max=2.5,
-        cell_type=cell_type,
-    )
-    model = DigitalV1Model(units, shape)
+) -> tuple[DigitalV1Model, np.ndarray]:
+    """Half simple, half complex cells of random orientation; model and RF radii ``(n,)``."""
+    units = sample_neurons(n, _V1_UNITS, rng, rf_center=centers, fraction_simple=0.5)
     radius = 2 * units.sigma * np.sqrt(units.aspect_ratio)
-    return model, radius, "simple and complex cells: one Gabor (energy of a quadrature pair)"
+    return DigitalV1Model(units, shape), radius
 
 
 def _build_higher(
@@ -288,6 +274,7 @@ def _build_higher(
     combine: str,
     same_orientation: bool,
 ) -> tuple[SubunitArea, np.ndarray]:
+    """``n`` neurons of ``k`` complex subunits on a ring around ``centers``; model, RF radii."""
     owner = np.repeat(np.arange(n), k)
     offsets = _ring(n, k, rng.uniform(*spread, n), rng).reshape(-1, 2)
     base = rng.uniform(0, 180, n)
@@ -298,15 +285,13 @@ def _build_higher(
         orientation = (
             base[owner] + steps * np.tile(np.arange(k), n) + rng.uniform(-0.25, 0.25, n * k) * steps
         )
-    units = _units(
+    units = sample_neurons(
         n * k,
+        _SUBUNITS,
         rng,
-        center=centers[owner] + offsets,
-        orientation=orientation,
-        sf_range=(0.1, 0.22),
-        cycles=(0.3, 0.45),
-        sigma_max=3.0,
+        rf_center=centers[owner] + offsets,
         cell_type=np.full(n * k, "complex", dtype="<U7"),
+        orientation_deg=orientation,
     )
     model = SubunitArea(units, owner, combine, shape, rng.uniform(1.5, 2.5, n))
     dist = np.linalg.norm(offsets, axis=1) + 2 * units.sigma * np.sqrt(units.aspect_ratio)
@@ -337,7 +322,8 @@ def make_visual_hierarchy(
         Any of :data:`AREAS` (``"V1"``, ``"V2"``, ``"V4"``), in any order (kept in the order of
         :data:`AREAS`).
     image_shape : (int, int)
-        ``(height, width)``; images from :func:`artiphys_course.simulate.make_images`.
+        ``(height, width)``, both >= 8; images from
+        :func:`artiphys_course.simulate.images.make_images`.
     n_train : int
         Training images, each shown once.
     n_test_images, n_repeats : int
@@ -348,7 +334,7 @@ def make_visual_hierarchy(
     gain_cv : float
         Coefficient of variation of the shared trial gain.
     seed : int
-        Everything follows from it.
+        Everything follows from it (None raises TypeError).
 
     Returns
     -------
@@ -365,7 +351,8 @@ def make_visual_hierarchy(
         )
     if mean_rate <= 0 or gain_cv < 0:
         raise ValueError(f"need mean_rate > 0 and gain_cv >= 0, got {mean_rate}, {gain_cv}")
-    h, w = int(image_shape[0]), int(image_shape[1])
+    seed = checked_seed(seed)
+    h, w = checked_image_shape(image_shape)
     config = {
         "n_neurons": n_neurons,
         "areas": tuple(a for a in AREAS if a in areas),
@@ -379,61 +366,22 @@ def make_visual_hierarchy(
     }
     rng = np.random.default_rng(seed)
     images = make_images(n_train + n_test_images, (h, w), seed=int(rng.integers(2**31)))
-    batch = torch.from_numpy(images)
     train_ids = np.arange(n_train, dtype=np.int64)
     test_ids = np.arange(n_train, n_train + n_test_images, dtype=np.int64)
-
-    built: dict[str, SimulatedArea] = {}
-    for name in config["areas"]:
-        area_rng = np.random.default_rng([seed, AREAS.index(name)])
-        margin = {"V1": 4.0, "V2": _SPREAD["V2"][1] + 3, "V4": _SPREAD["V4"][1] + 3}[name]
-        centers = np.stack(
-            [
-                area_rng.uniform(margin, h - 1 - margin, n_neurons),
-                area_rng.uniform(margin, w - 1 - margin, n_neurons),
-            ],
-            axis=1,
-        )
-        if name == "V1":
-            model, radius, description = _build_v1(n_neurons, centers, area_rng, (h, w))
-        elif name == "V2":
-            model, radius = _build_higher(
-                n_neurons, centers, area_rng, (h, w), k=4, spread=_SPREAD["V2"],
-                combine="mean", same_orientation=True,
-            )  # fmt: skip
-            description = "pooled normalised energy of 4 same-orientation subunits"
-        else:
-            model, radius = _build_higher(
-                n_neurons, centers, area_rng, (h, w), k=int(area_rng.integers(2, 4)),
-                spread=_SPREAD["V4"], combine="geometric", same_orientation=False,
-            )  # fmt: skip
-            description = "conjunction (geometric mean) of 2-3 differently oriented subunits"
-        if isinstance(model, SubunitArea):
-            model.calibrate(batch[train_ids])
-        with torch.no_grad():
-            driven = model.driven_response(batch).double().numpy()
-        # gains so that mean rates are log-normal around mean_rate; small baselines
-        target = mean_rate * np.exp(area_rng.normal(0.0, 0.4, n_neurons))
-        gain = target / np.maximum(driven[train_ids].mean(0), 1e-12)
-        baseline = target * area_rng.uniform(0.05, 0.15, n_neurons)
-        model.gain.copy_(torch.as_tensor(gain, dtype=torch.float32))
-        model.baseline.copy_(torch.as_tensor(baseline, dtype=torch.float32))
-        true_rates = (baseline + gain * driven).astype(np.float32)
-        trials = np.concatenate([train_ids, np.repeat(test_ids, n_repeats)])
-        responses, _ = sample_responses(true_rates[trials], gain_cv=gain_cv, seed=area_rng)
-        built[name] = SimulatedArea(
-            name=name,
-            description=description,
-            model=model.eval(),
-            rf_center=centers.astype(np.float32),
-            rf_radius=radius.astype(np.float32),
-            true_rates=true_rates,
-            train_image_ids=train_ids,
-            train_responses=responses[:n_train],
-            test_image_ids=test_ids,
-            test_responses=responses[n_train:].reshape(n_test_images, n_repeats, n_neurons),
+    built = {
+        name: _simulate_area(
+            name,
+            np.random.default_rng([seed, AREAS.index(name)]),
+            torch.from_numpy(images),
+            train_ids,
+            test_ids,
+            n_neurons=n_neurons,
+            n_repeats=n_repeats,
+            mean_rate=mean_rate,
             gain_cv=gain_cv,
         )
+        for name in config["areas"]
+    }
     return VisualHierarchy(
         images=images,
         train_image_ids=train_ids,
@@ -441,4 +389,80 @@ def make_visual_hierarchy(
         areas=built,
         seed=seed,
         config=config,
+    )
+
+
+def _area_model(
+    name: str, n: int, centers: np.ndarray, rng: np.random.Generator, shape: tuple[int, int]
+) -> tuple[DigitalV1Model | SubunitArea, np.ndarray, str]:
+    """The ground-truth model of area ``name``, its RF radii ``(n,)`` and a description."""
+    if name == "V1":
+        model, radius = _build_v1(n, centers, rng, shape)
+        return model, radius, "simple and complex cells: one Gabor (energy of a quadrature pair)"
+    if name == "V2":
+        model, radius = _build_higher(
+            n, centers, rng, shape, k=4, spread=_SPREAD["V2"], combine="mean",
+            same_orientation=True,
+        )  # fmt: skip
+        return model, radius, "pooled normalised energy of 4 same-orientation subunits"
+    model, radius = _build_higher(
+        n, centers, rng, shape, k=int(rng.integers(2, 4)), spread=_SPREAD["V4"],
+        combine="geometric", same_orientation=False,
+    )  # fmt: skip
+    return model, radius, "conjunction (geometric mean) of 2-3 differently oriented subunits"
+
+
+def _simulate_area(
+    name: str,
+    rng: np.random.Generator,
+    images: torch.Tensor,
+    train_ids: np.ndarray,
+    test_ids: np.ndarray,
+    *,
+    n_neurons: int,
+    n_repeats: int,
+    mean_rate: float,
+    gain_cv: float,
+) -> SimulatedArea:
+    """Area ``name`` on ``images`` ``(n_images, 1, H, W)``: model, rates and noisy responses.
+
+    ``rng`` is the area's own generator, consumed in a fixed order (RF centres, model, gains,
+    baselines, noise), so an area's data do not depend on which other areas are built.
+    """
+    h, w = images.shape[2:]
+    margin = {"V1": 4.0, "V2": _SPREAD["V2"][1] + 3, "V4": _SPREAD["V4"][1] + 3}[name]
+    centers = np.stack(
+        [
+            rng.uniform(margin, h - 1 - margin, n_neurons),
+            rng.uniform(margin, w - 1 - margin, n_neurons),
+        ],
+        axis=1,
+    )
+    model, radius, description = _area_model(name, n_neurons, centers, rng, (h, w))
+    if isinstance(model, SubunitArea):
+        model.calibrate(images[train_ids])
+    with torch.no_grad():
+        driven = model.driven_response(images).double().numpy()
+    # gains so that mean rates are log-normal around mean_rate; small baselines
+    target = mean_rate * np.exp(rng.normal(0.0, 0.4, n_neurons))
+    gain = target / np.maximum(driven[train_ids].mean(0), 1e-12)
+    baseline = target * rng.uniform(0.05, 0.15, n_neurons)
+    model.gain.copy_(torch.as_tensor(gain, dtype=torch.float32))
+    model.baseline.copy_(torch.as_tensor(baseline, dtype=torch.float32))
+    true_rates = (baseline + gain * driven).astype(np.float32)
+    trials = np.concatenate([train_ids, np.repeat(test_ids, n_repeats)])
+    responses, _ = sample_responses(true_rates[trials], gain_cv=gain_cv, seed=rng)
+    n_train = len(train_ids)
+    return SimulatedArea(
+        name=name,
+        description=description,
+        model=model.eval(),
+        rf_center=centers.astype(np.float32),
+        rf_radius=radius.astype(np.float32),
+        true_rates=true_rates,
+        train_image_ids=train_ids,
+        train_responses=responses[:n_train],
+        test_image_ids=test_ids,
+        test_responses=responses[n_train:].reshape(len(test_ids), n_repeats, n_neurons),
+        gain_cv=gain_cv,
     )

@@ -1,4 +1,4 @@
-"""The digital V1 and the orientation population: ground truth is consistent and recoverable."""
+"""The digital V1: ground truth is consistent and recoverable, options are checked."""
 
 from __future__ import annotations
 
@@ -8,16 +8,14 @@ import numpy as np
 import pytest
 import torch
 
+from artiphys_course.metrics import group_by_image
 from artiphys_course.simulate import (
     DigitalV1,
+    DigitalV1Config,
     DigitalV1Model,
-    fano_factor,
     gabor,
     make_digital_v1,
-    make_images,
-    noise_ceiling_from_rates,
     sample_responses,
-    simulate_orientation_population,
 )
 from artiphys_course.stimuli import make_gratings
 
@@ -149,19 +147,6 @@ def test_filters_equal_gabors_built_from_params(dv1):
         np.testing.assert_allclose(dv1.filters[i], scale * raw, atol=1e-5)
 
 
-def test_gabor_is_unit_norm_and_follows_the_orientation_convention():
-    big = gabor((129, 129), [0.0, 90.0, 45.0], 0.1, [0.0, 90.0, 30.0], 5.0, aspect_ratio=1.4)
-    np.testing.assert_allclose((big**2).sum(dim=(1, 2)).numpy(), 1.0, rtol=1e-3)
-    # 0 = horizontal stripes: constant sign along the row through the centre, a dark stripe
-    # half a period (5 px) above it
-    g = gabor((65, 65), 0.0, 0.1, 0.0, 6.0).numpy()[0]
-    assert np.all(g[32, 22:43] > 0) and g[27, 32] < 0 and g[37, 32] < 0
-    # 45 = rising to the right: bright along up-right, dark half a period away up-left
-    sf = 1 / (2 * 3 * math.sqrt(2))
-    g = gabor((65, 65), 45.0, sf, 0.0, 6.0).numpy()[0]
-    assert g[29, 35] > 0.7 * g[32, 32] and g[29, 29] < -0.7 * g[32, 32]
-
-
 def test_eye_shift_translates_receptive_fields_exactly(dv1):
     p = dv1.neurons
     images = torch.from_numpy(dv1.images[:6])
@@ -239,7 +224,6 @@ def test_neurons_prefer_their_orientation_over_the_orthogonal(dv1):
             diag = rates[np.arange(dv1.n_neurons), :, np.arange(dv1.n_neurons)]
             responses[name] = diag.max(dim=1).values.numpy()
     assert np.all(responses["preferred"] > responses["orthogonal"])
-    # complex cells are phase invariant: their response barely changes with the grating phase
 
 
 def test_retinotopy_rf_centres_follow_cortical_position(dv1):
@@ -286,72 +270,6 @@ def test_image_ceiling_is_lower_and_equals_trial_ceiling_without_eye_movements(d
         dv1.noise_ceiling("neuron")
 
 
-def test_poisson_ceiling_and_fano_factor_formulas():
-    rng = np.random.default_rng(0)
-    rates = rng.gamma(2.0, 0.5, size=(200, 5))
-    var, mean = rates.var(0), rates.mean(0)
-    np.testing.assert_allclose(noise_ceiling_from_rates(rates), np.sqrt(var / (var + mean)))
-    constant = np.full((1, 4), [0.5, 1.0, 2.0, 4.0])
-    repeats, _ = sample_responses(np.repeat(constant, 40000, axis=0), gain_cv=0.3, seed=2)
-    ff = fano_factor(repeats.reshape(1, 40000, 4))
-    np.testing.assert_allclose(ff, 1 + 0.3**2 * constant[0], rtol=0.04)
-    assert noise_ceiling_from_rates(constant)[0] == 0.0
-
-
-def test_make_images_power_spectrum_is_one_over_f_squared():
-    images = make_images(1500, seed=1)[:, 0].astype(np.float64)
-    power = np.abs(np.fft.fft2(images - images.mean(axis=(1, 2), keepdims=True))) ** 2
-    power = power.mean(0)
-    f = np.hypot(np.fft.fftfreq(36)[:, None], np.fft.fftfreq(64)[None, :])
-    edges = np.geomspace(0.03, 0.15, 8)
-    which = np.digitize(f, edges)
-    f_mean = [f[which == i].mean() for i in range(1, len(edges))]
-    p_mean = [power[which == i].mean() for i in range(1, len(edges))]
-    slope = np.polyfit(np.log(f_mean), np.log(p_mean), 1)[0]
-    assert -2.6 < slope < -1.6
-    # sanity: the same measure finds a flat spectrum for white noise
-    white = np.random.default_rng(0).normal(size=(200, 36, 64))
-    p_white = (np.abs(np.fft.fft2(white)) ** 2).mean(0)
-    p_white = [p_white[which == i].mean() for i in range(1, len(edges))]
-    assert abs(np.polyfit(np.log(f_mean), np.log(p_white), 1)[0]) < 0.2
-
-
-def test_make_images_range_determinism_and_photos():
-    a = make_images(20, (40, 48), seed=0)
-    assert a.shape == (20, 1, 40, 48) and a.dtype == np.float32
-    assert a.min() >= 0 and a.max() <= 255
-    np.testing.assert_array_equal(a, make_images(20, (40, 48), seed=0))
-    assert not np.array_equal(a, make_images(20, (40, 48), seed=1))
-    mixed = make_images(20, seed=0, photo_fraction=0.5)
-    np.testing.assert_array_equal(mixed, make_images(20, seed=0, photo_fraction=0.5))
-    assert not np.array_equal(mixed, make_images(20, seed=0))
-    with pytest.raises(ValueError, match="image_shape"):
-        make_images(2, (36,))
-
-
-def test_orientation_population_recovers_preferences():
-    pop = simulate_orientation_population(n_neurons=600, seed=0)
-    assert pop.resp.shape == (180, 600) and pop.stimuli.shape == (180,)
-    assert pop.stimuli.min() >= -90 and pop.stimuli.max() <= 90
-    np.testing.assert_allclose(pop.resp.mean(0), 0, atol=1e-5)
-    np.testing.assert_allclose(pop.resp.std(0), 1, atol=1e-4)
-
-    def error(resp):
-        best = pop.stimuli[np.argmax(resp, axis=0)]
-        return np.abs((best - pop.preferred_deg + 90) % 180 - 90)
-
-    # noise-free tuning curves peak at the preferred angle (to the 1-degree bin)
-    assert np.all(error(pop.mean_response)[pop.tuned] <= 0.5 + 1e-3)
-    # noisy z-scored responses, smoothed over 15 degrees (circularly), still find it
-    kernel = np.ones(15) / 15
-    padded = np.concatenate([pop.resp[-7:], pop.resp, pop.resp[:7]])
-    smooth = np.apply_along_axis(np.convolve, 0, padded, kernel, mode="valid")
-    assert np.median(error(smooth)[pop.tuned]) < 5
-    assert np.median(error(smooth)[~pop.tuned]) > 25  # untuned: chance is 45
-    again = simulate_orientation_population(n_neurons=600, seed=0)
-    np.testing.assert_array_equal(pop.resp, again.resp)
-
-
 @pytest.mark.slow
 def test_default_digital_v1():
     d = make_digital_v1()
@@ -361,54 +279,31 @@ def test_default_digital_v1():
     assert 0.45 < np.median(ceiling) < 0.7
 
 
-def test_start_here_checks_pass_correct_and_reject_wrong_answers(capsys):
-    from artiphys_course.checks import start_here as checks
-
-    def fano(x):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.nanmean(x.var(axis=1, ddof=1) / x.mean(axis=1), axis=0)
-
-    def ceiling(rates):
-        return np.sqrt(rates.var(0) / (rates.var(0) + rates.mean(0)))
-
-    def corr(x, y):
-        x, y = x - x.mean(0), y - y.mean(0)
-        return (x * y).sum(0) / np.sqrt((x**2).sum(0) * (y**2).sum(0))
-
-    assert checks.check_fano_factor(fano)
-    assert checks.check_poisson_noise_ceiling(ceiling)
-    assert checks.check_response_correlation(corr)
-
-    # including the images without a response is wrong, and is caught
-    def fano_zeros_counted(x):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.nan_to_num(x.var(axis=1, ddof=1) / x.mean(axis=1)).mean(axis=0)
-
-    assert not checks.check_fano_factor(fano_zeros_counted)
-    assert not checks.check_poisson_noise_ceiling(lambda r: np.sqrt(r.var(0) / r.mean(0)))
-    assert not checks.check_response_correlation(lambda x, y: (x * y).mean(0))
-
-    def unsolved(*args):
-        raise NotImplementedError("Exercise")
-
-    assert not checks.check_fano_factor(unsolved)
-    assert "not implemented yet" in capsys.readouterr().out
+def test_options_are_checked_and_kept_in_the_config(dv1):
+    assert dv1.config == DigitalV1Config(seed=3, **SMALL)
+    assert DigitalV1Config() == DigitalV1Config(image_shape=[36, 64])  # normalised to a tuple
+    with pytest.raises(TypeError, match="seed"):
+        make_digital_v1(seed=None)
+    with pytest.raises(TypeError, match="n_neuron"):
+        make_digital_v1(n_neuron=5)
+    with pytest.raises(ValueError, match="n_repeats"):
+        make_digital_v1(n_repeats=1)
+    with pytest.raises(ValueError, match="fraction_simple"):
+        DigitalV1Config(fraction_simple=1.5)
+    with pytest.raises(ValueError, match="image_shape"):
+        DigitalV1Config(image_shape=(4, 64))
 
 
-def test_poisson_draws_match_scipy_and_are_robust_to_last_bit_changes():
-    from scipy import stats
-
-    rates = np.repeat([[0.1, 1.0, 4.0, 30.0]], 50000, axis=0)
-    counts, gain = sample_responses(rates, gain_cv=0.0, seed=0)
-    assert np.all(gain == 1)
-    for j, mu in enumerate(rates[0]):
-        ks = np.arange(int(mu + 6 * np.sqrt(mu) + 3))
-        expected = stats.poisson.pmf(ks, mu) * len(counts)
-        observed = np.bincount(counts[:, j].astype(int), minlength=len(ks))[: len(ks)]
-        ok = expected > 20
-        chi2 = ((observed[ok] - expected[ok]) ** 2 / expected[ok]).sum()
-        assert stats.chi2.sf(chi2, ok.sum() - 1) > 1e-3, mu
-    # one uniform per draw: perturbing the rates in their last bits changes almost nothing
-    # (rejection samplers would reshuffle every later draw)
-    other, _ = sample_responses(rates * (1 + 1e-7), gain_cv=0.0, seed=0)
-    assert np.mean(other != counts) < 1e-4
+def test_test_repeats_groups_the_test_trials_by_image(dv1):
+    test = dv1.tier_mask("test")
+    image_ids, grouped = dv1.test_repeats("responses")
+    ids, groups = group_by_image(dv1.responses[test], dv1.trial_image_ids[test])
+    np.testing.assert_array_equal(image_ids, ids)
+    np.testing.assert_array_equal(grouped, np.stack(groups))
+    k = 7
+    shown = np.flatnonzero(test & (dv1.trial_image_ids == image_ids[k]))
+    np.testing.assert_array_equal(grouped[k], dv1.responses[shown])  # repeats in trial order
+    _, gains = dv1.test_repeats("trial_gain")
+    assert gains.shape == (len(image_ids), SMALL["n_repeats"])
+    with pytest.raises(KeyError, match="values"):
+        dv1.test_repeats("images")

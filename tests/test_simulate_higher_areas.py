@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from artiphys_course.hierarchy import SubunitArea, make_visual_hierarchy
 from artiphys_course.metrics import oracle_correlation
-from artiphys_course.simulate import gabor
+from artiphys_course.simulate import SubunitArea, gabor, make_visual_hierarchy
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +34,8 @@ def test_layout_and_determinism(hierarchy):
         h["IT"]
     with pytest.raises(ValueError, match="unknown areas"):
         make_visual_hierarchy(areas=("V1", "MT"))
+    with pytest.raises(TypeError, match="seed"):
+        make_visual_hierarchy(seed=None)
 
 
 def test_models_reproduce_the_stored_rates(hierarchy):
