@@ -40,7 +40,9 @@ def empty_hub(tmp_path, monkeypatch):
 
 @pytest.fixture
 def online(monkeypatch, tmp_data_dir):
+    """Downloads allowed, and every host answers the probe (the downloads themselves are faked)."""
     monkeypatch.delenv("ARTIPHYS_OFFLINE")
+    monkeypatch.setattr(pretrained, "url_answers", lambda url: True)
 
 
 def _resnet18_file(path) -> dict:
@@ -175,6 +177,24 @@ def test_failed_download_falls_back_with_a_notice(online, empty_hub, monkeypatch
     monkeypatch.setattr(torch.hub, "download_url_to_file", None)
     with pytest.warns(ArtiphysWarning, match="download=False"):
         load_pretrained("resnet18", download=False)
+
+
+def test_a_host_that_does_not_answer_is_not_waited_for(tmp_data_dir, empty_hub, monkeypatch):
+    import socket
+
+    from artiphys_course.data import registry
+
+    monkeypatch.delenv("ARTIPHYS_OFFLINE")
+    monkeypatch.setattr(registry, "_PROBES", {})
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("ARTIPHYS_MIRROR", f"http://127.0.0.1:{port}")
+    monkeypatch.setattr(torch.hub, "download_url_to_file", None)  # would raise if called
+    with pytest.warns(ArtiphysWarning, match="does not answer") as record:
+        model = load_pretrained("resnet18")
+    assert f"127.0.0.1:{port}/resnet18-f37072fd.pth" in str(record[0].message)
+    assert model.weights_source == "untrained"
 
 
 def test_fetch_weights_offline_and_cached(tmp_data_dir, empty_hub, monkeypatch):

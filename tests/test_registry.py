@@ -161,7 +161,7 @@ def test_offline_never_touches_network(tmp_data_dir, monkeypatch):
     def no_network(*args, **kwargs):
         raise AssertionError("network used while offline")
 
-    monkeypatch.setattr(registry, "_host_answers", no_network)
+    monkeypatch.setattr(registry, "url_answers", no_network)
     monkeypatch.setattr(registry, "_download", no_network)
     assert not is_available("stringer_orientations")
     with pytest.raises(FileNotFoundError) as info:

@@ -61,6 +61,7 @@ __all__ = [
     "CacheRow",
     "mirror",
     "source_urls",
+    "url_answers",
     "local_path",
     "cached_path",
     "fetch",
@@ -336,7 +337,7 @@ _ENTRIES = [
 #: All registered files by name.
 REGISTRY: dict[str, RemoteFile] = {entry.name: entry for entry in _ENTRIES}
 
-# Answers of :func:`_host_answers`, per URL, for the life of the process.
+# Answers of :func:`url_answers`, per URL, for the life of the process.
 _PROBES: dict[str, bool] = {}
 
 
@@ -571,8 +572,12 @@ def _byte_bar(filename: str, total: int | None, progress: bool) -> Any:
     return tqdm(total=total, desc=filename, unit="B", unit_scale=True, leave=False)
 
 
-def _host_answers(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """Whether ``url`` answers a HEAD request (status < 400) within ``timeout`` seconds."""
+def url_answers(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether ``url`` answers a HEAD request (status < 400) within ``timeout`` seconds.
+
+    The answer is remembered for the life of the process, so a machine without network pays
+    the wait once.
+    """
     if url not in _PROBES:
         request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": _USER_AGENT})
         try:
@@ -597,7 +602,7 @@ def is_available(name: str) -> bool:
         return True
     if offline():
         return False
-    return any(_host_answers(url) for url in source_urls(name))
+    return any(url_answers(url) for url in source_urls(name))
 
 
 def _why_unreadable(err: Exception) -> str:

@@ -46,6 +46,7 @@ from artiphys_course.data.registry import (
     cached_path,
     load_torch_file,
     mirror,
+    url_answers,
 )
 from artiphys_course.runtime import notice, offline, seeded
 
@@ -154,6 +155,11 @@ def _download_official(name: str, *, progress: bool) -> Path:
         )
     base = mirror()
     url = f"{base}/{_official_filename(name)}" if base else _official_url(name)
+    if not url_answers(url):  # torch's download has no timeout: never hang on a dead network
+        raise DataUnavailableError(
+            f"Downloading the {name} ImageNet weights: {url} does not answer (no network, a "
+            f"firewall, or a wrong mirror). {_how_to_get(name)}"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     try:  # writes a temporary file next to target and moves it there once the hash is right
         torch.hub.download_url_to_file(url, str(target), _hash_prefix(name), progress=progress)
