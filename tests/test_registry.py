@@ -317,6 +317,7 @@ def test_mirror_serves_every_file_with_a_progress_bar(mirror_server, monkeypatch
     assert is_available(flat.name) and is_available(nested.name)
     assert fetch(flat.name, progress=True).read_bytes() == PAYLOAD
     assert flat.filename in capsys.readouterr().err  # the progress bar names the file
+    assert local_path(flat.name).stat().st_mode & 0o044 == 0o044  # readable in a shared cache
     assert fetch(nested.name, progress=False).read_bytes() == PAYLOAD
     assert server.gets == [
         f"/{flat.filename}",

@@ -559,6 +559,7 @@ def _stream(entry: RemoteFile, url: str, target: Path, *, progress: bool) -> Non
                 f"the file downloaded from {url} failed its checksum: md5 {found}, but "
                 f"{entry.filename} must have md5 {entry.md5}. Nothing was cached."
             )
+        tmp.chmod(0o644)  # mkstemp makes it private; a shared cache must stay readable
         os.replace(tmp, target)  # atomic: same folder, same file system
     finally:
         tmp.unlink(missing_ok=True)

@@ -244,6 +244,7 @@ def import_weights(folder: str | os.PathLike) -> dict[str, Path]:
         os.close(fd)
         try:
             shutil.copyfile(path, tmp)  # contents only: shared copies may be read-only
+            os.chmod(tmp, 0o644)
             os.replace(tmp, target)
         finally:
             Path(tmp).unlink(missing_ok=True)
