@@ -154,6 +154,11 @@ def test_auto_downloads_when_online(online, empty_hub, monkeypatch):
     # cached now: no second download
     load_pretrained("resnet18")
     assert len(calls) == 1
+    # a damaged cached copy is reported, removed and downloaded once more
+    official_weights_path("resnet18").write_bytes(b"truncated")
+    with pytest.warns(ArtiphysWarning, match="cannot be read"):
+        assert load_pretrained("resnet18").weights_source == "imagenet"
+    assert len(calls) == 2
     # a mirror replaces the torchvision address
     official_weights_path("resnet18").unlink()
     monkeypatch.setenv("ARTIPHYS_MIRROR", "http://127.0.0.1:9/course/")

@@ -303,18 +303,8 @@ def weights_status(*, verify: bool = True) -> list[WeightsStatus]:
     return rows
 
 
-def _load_official(model: nn.Module, name: str, *, download: bool, progress: bool) -> str:
-    """Load the official weights into ``model``; return "" or why they are not available."""
-    path = official_weights_path(name)
-    if not path.is_file():
-        if offline():
-            return f"they are not in torch hub's cache ({path}) and ARTIPHYS_OFFLINE is set"
-        if not download:
-            return f"they are not in torch hub's cache ({path}) and download=False"
-        try:
-            _download_official(name, progress=progress)
-        except DataUnavailableError as err:
-            return str(err).split(". To get")[0]
+def _read_official(model: nn.Module, name: str, path: Path) -> bool:
+    """Load the file at ``path`` into ``model``; a damaged file is reported, removed, False."""
     remedy = "It was removed; it is downloaded again when allowed."
     try:
         state = load_torch_file(path, what=f"the {name} ImageNet weights file", remedy=remedy)
@@ -327,11 +317,33 @@ def _load_official(model: nn.Module, name: str, *, download: bool, progress: boo
             and {key: getattr(value, "shape", None) for key, value in state.items()} == expected
         ):
             model.load_state_dict(state)
-            return ""
+            return True
         problem = f"{path} is not the {name} state dict (other keys or shapes). {remedy}"
     path.unlink(missing_ok=True)
     notice(problem)
-    return f"the cached file {path.name} was damaged"
+    return False
+
+
+def _load_official(model: nn.Module, name: str, *, download: bool, progress: bool) -> str:
+    """Load the official weights into ``model``; return "" or why they are not available.
+
+    A damaged cached file is removed and, when downloading is allowed, fetched again once.
+    """
+    path = official_weights_path(name)
+    damaged = ""
+    if path.is_file():
+        if _read_official(model, name, path):
+            return ""
+        damaged = f"the cached {path.name} was damaged; "
+    if offline():
+        return damaged + f"they are not in torch hub's cache ({path}) and ARTIPHYS_OFFLINE is set"
+    if not download:
+        return damaged + f"they are not in torch hub's cache ({path}) and download=False"
+    try:
+        _download_official(name, progress=progress)
+    except DataUnavailableError as err:
+        return damaged + str(err).split(". To get")[0]
+    return "" if _read_official(model, name, path) else f"the downloaded {path.name} was damaged"
 
 
 def _partial_path(path: str | os.PathLike | None) -> Path | None:
