@@ -124,7 +124,8 @@ def test_corrupt_cache_is_fetched_again(http_dir, online_cache, monkeypatch):
     target.parent.mkdir(parents=True)
     target.write_bytes(PAYLOAD[: len(PAYLOAD) // 2])  # a half download
     assert cached_path(entry.name) is None
-    assert fetch(entry.name, progress=False).read_bytes() == PAYLOAD
+    with pytest.warns(UserWarning, match="corrupt or partial"):
+        assert fetch(entry.name, progress=False).read_bytes() == PAYLOAD
 
 
 def test_bad_download_never_lands_in_cache(http_dir, online_cache, monkeypatch):
@@ -160,7 +161,7 @@ def test_offline_never_touches_network(tmp_data_dir, monkeypatch):
     def no_network(*args, **kwargs):
         raise AssertionError("network used while offline")
 
-    monkeypatch.setattr(registry, "_host_answers", no_network)
+    monkeypatch.setattr(registry, "url_answers", no_network)
     monkeypatch.setattr(registry, "_download", no_network)
     assert not is_available("stringer_orientations")
     with pytest.raises(FileNotFoundError) as info:
@@ -245,3 +246,225 @@ def test_probe_answer_is_cached_per_process(http_dir, online_cache, monkeypatch)
     assert is_available(entry.name) and is_available(entry.name)
     assert calls == [("HEAD", registry.PROBE_TIMEOUT_S)]  # one HEAD request, never a GET
     assert not local_path(entry.name).exists()
+
+
+# --- mirror (ARTIPHYS_MIRROR): every failure mode of a workshop server ---------------------------
+
+
+class _MirrorHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder; ``server.modes[path]`` = "cut" (close mid-body) or "html" (a web page)."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.server.gets.append(self.path)
+        mode = self.server.modes.get(self.path)
+        if mode == "cut":
+            body = PAYLOAD
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 3])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if mode == "html":
+            body = b"<!DOCTYPE html><html><body>Please log in</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+
+@pytest.fixture
+def mirror_server(tmp_path, monkeypatch, online_cache):
+    """A mirror on 127.0.0.1 (ephemeral port) set as ARTIPHYS_MIRROR; yields (folder, server)."""
+    root = tmp_path / "mirror"
+    root.mkdir()
+    handler = functools.partial(_MirrorHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.modes, server.gets = {}, []
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    monkeypatch.setenv("ARTIPHYS_MIRROR", f"http://127.0.0.1:{server.server_address[1]}/")
+    yield root, server
+    server.shutdown()
+    server.server_close()
+
+
+def _cache_folder_is_empty(name: str) -> bool:
+    folder = local_path(name).parent
+    return not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_mirror_serves_every_file_with_a_progress_bar(mirror_server, monkeypatch, capsys):
+    root, server = mirror_server
+    md5 = hashlib.md5(PAYLOAD).hexdigest()
+    # a file without a public URL becomes downloadable from the mirror
+    flat = _register(monkeypatch, "alexnet_conv1_3", md5=md5)
+    (root / flat.filename).write_bytes(PAYLOAD)
+    # a file of a cache sub-folder, served in that sub-folder (a copy of shared/data as it is)
+    nested = _register(monkeypatch, "allen_readme", md5=md5)
+    (root / nested.folder).mkdir()
+    (root / nested.folder / nested.filename).write_bytes(PAYLOAD)
+
+    assert registry.mirror() == registry.os.environ["ARTIPHYS_MIRROR"].rstrip("/")
+    assert is_available(flat.name) and is_available(nested.name)
+    assert fetch(flat.name, progress=True).read_bytes() == PAYLOAD
+    assert flat.filename in capsys.readouterr().err  # the progress bar names the file
+    assert local_path(flat.name).stat().st_mode & 0o044 == 0o044  # readable in a shared cache
+    assert fetch(nested.name, progress=False).read_bytes() == PAYLOAD
+    assert server.gets == [
+        f"/{flat.filename}",
+        f"/{nested.filename}",
+        f"/{nested.folder}/{nested.filename}",
+    ]
+    assert _cache_folder_is_empty(flat.name) is False
+    assert sorted(p.name for p in local_path(flat.name).parent.iterdir() if p.is_file()) == [
+        flat.filename
+    ]
+
+
+def test_mirror_md5_mismatch_caches_nothing(mirror_server, monkeypatch):
+    root, _ = mirror_server
+    entry = _register(monkeypatch, md5="0" * 32)
+    (root / entry.filename).write_bytes(PAYLOAD)
+    with pytest.raises(DataUnavailableError) as info:
+        fetch(entry.name, progress=False)
+    message = str(info.value)
+    assert entry.filename in message and "checksum" in message
+    assert "0" * 32 in message and hashlib.md5(PAYLOAD).hexdigest() in message
+    assert _cache_folder_is_empty(entry.name)
+
+
+def test_mirror_interrupted_transfer_leaves_no_partial_file(mirror_server, monkeypatch):
+    root, server = mirror_server
+    entry = _register(monkeypatch, md5=hashlib.md5(PAYLOAD).hexdigest())
+    (root / entry.filename).write_bytes(PAYLOAD)
+    server.modes[f"/{entry.filename}"] = "cut"
+    with pytest.raises(DataUnavailableError, match="broke off") as info:
+        fetch(entry.name, progress=False)
+    assert f"of {len(PAYLOAD)} bytes" in str(info.value)
+    assert _cache_folder_is_empty(entry.name)  # neither the file nor a .part temporary
+
+
+def test_mirror_replaces_a_corrupt_cached_copy(mirror_server, monkeypatch):
+    from artiphys_course.runtime import ArtiphysWarning
+
+    root, _ = mirror_server
+    entry = _register(monkeypatch, md5=hashlib.md5(PAYLOAD).hexdigest())
+    (root / entry.filename).write_bytes(PAYLOAD)
+    target = local_path(entry.name)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"bit rot")
+    with pytest.warns(ArtiphysWarning, match="corrupt or partial"):
+        assert fetch(entry.name, progress=False).read_bytes() == PAYLOAD
+
+
+def test_mirror_answering_html_is_named(mirror_server, monkeypatch):
+    root, server = mirror_server
+    entry = _register(monkeypatch, md5=hashlib.md5(PAYLOAD).hexdigest())
+    server.modes[f"/{entry.filename}"] = "html"
+    with pytest.raises(DataUnavailableError, match="HTML page") as info:
+        fetch(entry.name, progress=False)
+    assert registry.mirror() in str(info.value)
+    assert _cache_folder_is_empty(entry.name)
+
+
+def test_mirror_missing_file_names_both_addresses_tried(mirror_server, monkeypatch):
+    entry = _register(monkeypatch, "allen_readme")
+    with pytest.raises(DataUnavailableError, match="HTTP 404") as info:
+        fetch(entry.name, progress=False)
+    assert f"{entry.folder}/{entry.filename}" in str(info.value)
+
+
+def test_unreachable_mirror_names_the_url(online_cache, monkeypatch):
+    base = _free_port_url().rsplit("/", 1)[0]
+    monkeypatch.setenv("ARTIPHYS_MIRROR", base)
+    assert not is_available("stringer_orientations")
+    with pytest.raises(DataUnavailableError, match="could not reach") as info:
+        fetch("stringer_orientations", progress=False)
+    assert f"{base}/W3D4_stringer_oribinned1.npz" in str(info.value)
+
+
+def test_offline_ignores_the_mirror(mirror_server, monkeypatch):
+    root, server = mirror_server
+    entry = _register(monkeypatch, md5=hashlib.md5(PAYLOAD).hexdigest())
+    (root / entry.filename).write_bytes(PAYLOAD)
+    monkeypatch.setenv("ARTIPHYS_OFFLINE", "1")
+    assert not is_available(entry.name)
+    with pytest.raises(DataUnavailableError, match="ARTIPHYS_OFFLINE"):
+        fetch(entry.name, progress=False)
+    assert server.gets == []
+
+
+# --- the one safe torch loader ------------------------------------------------------------------
+
+
+class _NotATensor:
+    pass
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random bytes", "refused object", "empty"])
+def test_load_torch_file_names_the_file_never_unsafe_advice(tmp_path, damage):
+    import os
+
+    import torch
+
+    from artiphys_course.data.registry import UnreadableFileError, load_torch_file
+
+    good = tmp_path / "good.pth"
+    torch.save({"w": torch.arange(1000.0)}, good)
+    assert torch.equal(load_torch_file(good, what="w", remedy="")["w"], torch.arange(1000.0))
+    bad = tmp_path / "bad.pth"
+    if damage == "truncated":
+        bad.write_bytes(good.read_bytes()[:700])
+    elif damage == "random bytes":
+        bad.write_bytes(os.urandom(4096))
+    elif damage == "refused object":
+        torch.save({"w": _NotATensor()}, bad)
+    else:
+        bad.write_bytes(b"")
+    with pytest.raises(UnreadableFileError) as info:
+        load_torch_file(bad, what="the test checkpoint", remedy="Run `artiphys fetch x`.")
+    message = str(info.value)
+    assert str(bad) in message and "the test checkpoint" in message
+    assert "artiphys fetch x" in message
+    assert "weights_only=False" not in message and "set to `False`" not in message
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    with pytest.raises(FileNotFoundError, match="artiphys fetch x"):
+        load_torch_file(tmp_path / "absent.pth", what="w", remedy="Run `artiphys fetch x`.")
+
+
+def test_load_registered_torch_heals_once(mirror_server, monkeypatch):
+    import torch
+
+    from artiphys_course.data.registry import UnreadableFileError, load_registered_torch
+    from artiphys_course.runtime import ArtiphysWarning
+
+    root, server = mirror_server
+    good = root / "good.pth"
+    torch.save({"w": torch.ones(3)}, good)
+    entry = _register(monkeypatch, "sensorium_ln_model", md5=md5sum(good))
+    good.rename(root / entry.filename)
+    # a damaged cached copy (wrong md5) is replaced from the mirror, then loads
+    target = local_path(entry.name)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"damaged")
+    with pytest.warns(ArtiphysWarning, match="corrupt"):
+        state = load_registered_torch(entry.name, what="the LN checkpoint", progress=False)
+    assert torch.equal(state["w"], torch.ones(3)) and len(server.gets) == 1
+
+    # a registered file torch cannot read: removed and fetched once more, then a clear error
+    junk = b"not a torch file" * 10
+    (root / entry.filename).write_bytes(junk)
+    _register(monkeypatch, "sensorium_ln_model", md5=hashlib.md5(junk).hexdigest())
+    server.gets.clear()
+    with pytest.warns(ArtiphysWarning, match="removed"), pytest.raises(UnreadableFileError):
+        load_registered_torch(entry.name, what="the LN checkpoint", progress=False)
+    assert len(server.gets) == 2  # the first download and exactly one retry

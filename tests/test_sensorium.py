@@ -18,6 +18,7 @@ from artiphys_course.models.sensorium import (
     SENSORIUM_DATA_KEY,
     build_sensorium_model,
     convert_sensorium_state_dict,
+    image_statistics,
     load_sensorium_model,
     standardize,
 )
@@ -32,9 +33,14 @@ def _path(shared_data, kind):
     return path
 
 
-def _images(n: int = 4) -> torch.Tensor:
+def _grey(n: int = 4) -> torch.Tensor:
     g = torch.Generator().manual_seed(0)
-    return standardize(255 * torch.rand(n, 1, 36, 64, generator=g))
+    return 255 * torch.rand(n, 1, 36, 64, generator=g)
+
+
+def _images(n: int = 4) -> torch.Tensor:
+    grey = _grey(n)
+    return standardize(grey, *image_statistics(grey))
 
 
 def _reference_forward(sd: dict, images: torch.Tensor, linear: bool, neurons: list[int]):
@@ -143,3 +149,74 @@ def test_load_from_the_cache_and_clear_errors(shared_data, tmp_data_dir):
         load_sensorium_model("sota", path=tmp_data_dir / "missing.pth")
     with pytest.raises(ValueError, match="choose one of"):
         load_sensorium_model("cnn")
+
+
+def test_load_from_an_explicit_damaged_file_names_it(tmp_path):
+    import os
+
+    from artiphys_course.data.registry import UnreadableFileError
+
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(os.urandom(5000))  # torch alone raises UnpicklingError / IndexError here
+    with pytest.raises(UnreadableFileError) as info:
+        load_sensorium_model("sota", path=junk)
+    message = str(info.value)
+    assert str(junk) in message and "artiphys fetch sensorium_sota_model" in message
+    assert "weights_only=False" not in message
+    not_sensorium = tmp_path / "other.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, not_sensorium)
+    with pytest.raises(ValueError, match="not a SENSORIUM checkpoint"):
+        load_sensorium_model("sota", path=not_sensorium)
+    torch.save([torch.zeros(1)], not_sensorium)
+    with pytest.raises(ValueError, match="not a state dict"):
+        load_sensorium_model("sota", path=not_sensorium)
+
+
+def _alone_equals_in_batch(model: torch.nn.Module, grey: torch.Tensor) -> None:
+    # images of different brightness and contrast: per-batch statistics would differ a lot
+    grey = grey * torch.linspace(0.2, 1.0, len(grey)).view(-1, 1, 1, 1)
+    stats = image_statistics(grey)  # of the whole stimulus set, once
+    with torch.no_grad():
+        in_batch = model(standardize(grey, *stats))
+        for i in (0, len(grey) - 1):
+            alone = model(standardize(grey[i : i + 1], *stats))
+            torch.testing.assert_close(alone[0], in_batch[i], rtol=1e-5, atol=1e-6)
+    # z-scoring each batch with its own statistics (the old behaviour) would not be invariant
+    with torch.no_grad():
+        own = model((grey[:1] - grey[:1].mean()) / grey[:1].std())
+    assert (own[0] - in_batch[0]).abs().max() > 100 * (1e-5 * in_batch[0].abs().max() + 1e-6)
+
+
+def test_prediction_of_an_image_does_not_depend_on_its_batch():
+    from artiphys_course.runtime import seeded
+
+    with seeded(0):
+        model = build_sensorium_model("sota", n_neurons=12, hidden_channels=8)
+        for module in model.modules():  # non-trivial BatchNorm statistics
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+        model.readout[SENSORIUM_DATA_KEY].features.data.normal_(0, 1)
+    _alone_equals_in_batch(model.eval(), _grey(5))
+
+
+def test_real_checkpoint_predicts_an_image_alone_as_in_a_batch(shared_data):
+    model = load_sensorium_model("sota", path=_path(shared_data, "sota"))
+    _alone_equals_in_batch(model, _grey(5))
+
+
+def test_fixed_statistics():
+    grey = _grey(3).numpy()
+    mean, std = image_statistics(grey)
+    assert mean == pytest.approx(grey.astype(np.float64).mean())
+    assert std == pytest.approx(grey.astype(np.float64).std())
+    out = standardize(torch.as_tensor(grey), mean, std)
+    assert out.dtype == torch.float32
+    assert float(out.mean()) == pytest.approx(0, abs=1e-5)
+    assert float(out.std(unbiased=False)) == pytest.approx(1, abs=1e-5)
+    with pytest.raises(ValueError, match="std must be"):
+        standardize(torch.as_tensor(grey), mean, 0.0)
+    with pytest.raises(ValueError, match="mean must be"):
+        standardize(torch.as_tensor(grey), float("nan"), 1.0)
+    with pytest.raises(ValueError, match="at least 2"):
+        image_statistics(np.zeros(1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from artiphys_course.data.stringer import (
     load_stringer_orientations,
     zscore,
 )
+from artiphys_course.runtime import ArtiphysWarning
 
 NAME = "stringer_orientations"
 
@@ -90,14 +92,18 @@ def test_real_binning_recovers_preferred_orientations(real_file):
     assert np.median(error) < 5
 
 
-def test_corrupted_file_is_refused(real_file, capsys):
+def test_corrupted_file_is_refused(real_file):
     path, *_ = real_file
     path.write_bytes(path.read_bytes()[:1000])  # truncated
-    with pytest.raises(DataUnavailableError, match="corrupt or partial"):
+    with (
+        pytest.warns(ArtiphysWarning, match="removed"),
+        pytest.raises(DataUnavailableError, match="corrupt or partial"),
+    ):
         load_stringer_orientations(source="real", progress=False)
-    data = load_stringer_orientations(source="auto", progress=False)
+    assert not path.exists()  # offline: the damaged copy is gone, the error says how to get it
+    with pytest.warns(ArtiphysWarning, match="SIMULATED"):
+        data = load_stringer_orientations(source="auto", progress=False)
     assert data.source == "simulated"
-    assert "SIMULATED" in capsys.readouterr().out
 
 
 def test_corrupted_file_is_fetched_again(real_file, monkeypatch):
@@ -106,13 +112,14 @@ def test_corrupted_file_is_fetched_again(real_file, monkeypatch):
     path.write_bytes(good[:1000])
     monkeypatch.delenv("ARTIPHYS_OFFLINE")
 
-    def fake_download(entry, target, *, progress, note):  # stands in for the network
-        assert "corrupt" in note
+    def fake_download(entry, target, urls, *, progress, note):  # stands in for the network
+        assert "corrupt" in note and urls == [entry.url]
         target.write_bytes(good)
         return target
 
     monkeypatch.setattr(registry, "_download", fake_download)
-    data = load_stringer_orientations(source="real", progress=False)
+    with pytest.warns(ArtiphysWarning, match="corrupt"):
+        data = load_stringer_orientations(source="real", progress=False)
     assert data.source == "real" and data.n_neurons == resp.shape[1]
 
 
@@ -122,9 +129,9 @@ def test_offline_real_says_how_to_fetch(tmp_data_dir):
     assert "artiphys fetch stringer_orientations" in str(info.value)
 
 
-def test_simulated_stand_in_has_the_same_outputs_and_truth(tmp_data_dir, capsys):
-    data = load_stringer_orientations(source="auto", simulation={"n_neurons": 300})
-    assert "SIMULATED" in capsys.readouterr().out
+def test_simulated_stand_in_has_the_same_outputs_and_truth(tmp_data_dir):
+    with pytest.warns(ArtiphysWarning, match="SIMULATED"):
+        data = load_stringer_orientations(source="auto", simulation={"n_neurons": 300})
     assert data.source == "simulated" and data.truth is not None
     assert data.resp.shape == (180, 300) and data.stimuli.shape == (180,)
     np.testing.assert_allclose(data.resp.mean(axis=0), 0, atol=1e-5)
@@ -132,8 +139,9 @@ def test_simulated_stand_in_has_the_same_outputs_and_truth(tmp_data_dir, capsys)
     assert -90 <= data.stimuli.min() and data.stimuli.max() <= 90
     np.testing.assert_allclose(data.resp, data.truth.resp, atol=1e-5)  # 1-degree bins: as is
 
-    coarse = load_stringer_orientations(source="simulated", bin_deg=10, seed=0)
-    assert capsys.readouterr().out == ""  # asking for simulated data needs no notice
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ArtiphysWarning)  # simulated data asked for: no notice
+        coarse = load_stringer_orientations(source="simulated", bin_deg=10, seed=0)
     np.testing.assert_allclose(coarse.stimuli, np.arange(-85, 90, 10), atol=1e-4)
     truth = coarse.truth
     tuned = truth.tuned & (truth.concentration > 1.0)

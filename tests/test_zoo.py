@@ -84,3 +84,30 @@ def test_the_default_digital_v1_shares_the_cache_entry_of_dataset_none(tiny_data
 
     assert _data_id(Default()) == _DEFAULT_DATA
     assert not _is_default_digital_v1(Other())
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random bytes", "not a zoo file"])
+def test_a_damaged_cached_model_is_reported_removed_and_retrained(
+    tmp_data_dir, tiny_dataset, damage
+):
+    import os
+
+    from artiphys_course.runtime import ArtiphysWarning
+
+    recipe = {"train": {"max_epochs": 1}}
+    model, info = trained_model("ln", dataset=tiny_dataset, recipe=recipe)
+    good = info.path.read_bytes()
+    if damage == "truncated":
+        info.path.write_bytes(good[: len(good) // 2])
+    elif damage == "random bytes":
+        info.path.write_bytes(os.urandom(len(good)))
+    else:
+        torch.save({"weights": torch.zeros(2)}, info.path)
+    with pytest.warns(ArtiphysWarning, match="trained again") as record:
+        healed, info2 = trained_model("ln", dataset=tiny_dataset, recipe=recipe)
+    assert str(info.path) in str(record[0].message)
+    assert "weights_only=False" not in str(record[0].message)
+    assert not info2.loaded and info2.path == info.path
+    assert _same_weights(model, healed)  # deterministic retraining, stored again
+    _, info3 = trained_model("ln", dataset=tiny_dataset, recipe=recipe)
+    assert info3.loaded

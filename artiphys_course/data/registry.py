@@ -13,14 +13,23 @@ given by :attr:`RemoteFile.folder`::
 
 How a file gets there:
 
-- :func:`fetch` downloads it (with `pooch <https://www.fatiando.org/pooch>`_: checksum,
-  progress bar) into a temporary name and moves it into place only once its MD5 is right, so
-  the cache never holds half a file. A cached file with a wrong MD5 (corrupt, truncated) is
-  downloaded again.
+- :func:`fetch` downloads it (progress bar, MD5 computed while streaming) into a temporary name
+  next to its place and moves it there only once its MD5 is right, so the cache never holds
+  half a file: an interrupted transfer, a wrong checksum or an HTML page instead of the file
+  leave nothing behind and raise :class:`DataUnavailableError` naming the URL. A cached file
+  with a wrong MD5 (corrupt, truncated) is reported with a notice, removed and downloaded again.
+- ``ARTIPHYS_MIRROR=<base URL>`` (:func:`mirror`, e.g. a workshop server on the local network)
+  makes every download come from ``<base URL>/<file name>`` (then
+  ``<base URL>/<folder>/<file name>``), including the files that have no public address.
 - :func:`import_file` / :func:`import_folder` copy local copies (a workshop USB stick, a shared
   folder: ``artiphys fetch --from DIR``) into the cache after checking their MD5.
 - With ``ARTIPHYS_OFFLINE=1`` (:func:`artiphys_course.runtime.offline`) nothing touches the
-  network; a missing file raises :class:`DataUnavailableError` saying how to get it.
+  network, not even a mirror; a missing file raises :class:`DataUnavailableError` saying how to
+  get it.
+- :func:`load_torch_file` is the one way the package reads a ``.pth``/``.pt`` file: safe
+  (``weights_only=True``), and an unreadable file raises :class:`UnreadableFileError` naming
+  the file and how to get a good copy. :func:`load_registered_torch` adds the healing of a
+  cached registry file (removed and fetched again once).
 
 Examples
 --------
@@ -33,25 +42,31 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import shutil
 import tempfile
 import urllib.error
 import urllib.request
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from artiphys_course.runtime import data_dir, offline
+from artiphys_course.runtime import data_dir, notice, offline
 
 __all__ = [
     "RemoteFile",
     "REGISTRY",
     "DataUnavailableError",
+    "UnreadableFileError",
     "CacheRow",
+    "mirror",
+    "source_urls",
+    "url_answers",
     "local_path",
     "cached_path",
     "fetch",
+    "load_torch_file",
+    "load_registered_torch",
     "is_available",
     "import_file",
     "import_folder",
@@ -61,6 +76,12 @@ __all__ = [
 
 #: Seconds to wait for a host to answer in :func:`is_available`.
 PROBE_TIMEOUT_S = 3.0
+#: Seconds a download may wait for the next bytes before it fails.
+DOWNLOAD_TIMEOUT_S = 60.0
+#: Environment variable holding the base URL of a mirror (see :func:`mirror`).
+MIRROR_ENV = "ARTIPHYS_MIRROR"
+_CHUNK = 1 << 16
+_USER_AGENT = "artiphys-course (python urllib)"
 
 
 @dataclass(frozen=True)
@@ -106,6 +127,14 @@ class DataUnavailableError(FileNotFoundError, ConnectionError):
 
     It is both a :class:`FileNotFoundError` and a :class:`ConnectionError`, so callers may catch
     either. The message says how to obtain the file.
+    """
+
+
+class UnreadableFileError(OSError):
+    """A file is there but cannot be loaded safely (truncated, not a PyTorch file, or holding
+    Python objects that ``torch.load(weights_only=True)`` refuses).
+
+    The message names the file and says how to get a good copy.
     """
 
 
@@ -308,7 +337,7 @@ _ENTRIES = [
 #: All registered files by name.
 REGISTRY: dict[str, RemoteFile] = {entry.name: entry for entry in _ENTRIES}
 
-# Answers of :func:`_host_answers`, per URL, for the life of the process.
+# Answers of :func:`url_answers`, per URL, for the life of the process.
 _PROBES: dict[str, bool] = {}
 
 
@@ -344,6 +373,34 @@ def cached_path(name: str) -> Path | None:
     return None
 
 
+def mirror() -> str | None:
+    """Base URL of the download mirror (``ARTIPHYS_MIRROR``), or ``None`` when not set.
+
+    A mirror is any web folder holding copies of the registered files, e.g. an instructor's
+    laptop serving the course's ``shared/data`` folder with ``python -m http.server``.
+    """
+    base = os.environ.get(MIRROR_ENV, "").strip()
+    return base.rstrip("/") or None
+
+
+def source_urls(name: str) -> list[str]:
+    """Where :func:`fetch` downloads ``name`` from, in the order tried.
+
+    With a mirror (:func:`mirror`): ``<mirror>/<file name>``, then
+    ``<mirror>/<folder>/<file name>`` for files that live in a sub-folder of the cache (so a
+    copy of the cache or of ``shared/data`` can be served as it is). Without a mirror: the
+    registered URL, or nothing for files that have no public address.
+    """
+    entry = _entry(name)
+    base = mirror()
+    if base is None:
+        return [entry.url] if entry.url is not None else []
+    urls = [f"{base}/{entry.filename}"]
+    if entry.folder:
+        urls.append(f"{base}/{entry.folder}/{entry.filename}")
+    return urls
+
+
 def _instructions(entry: RemoteFile, target: Path) -> str:
     lines = ["To get it:"]
     if entry.url is not None:
@@ -355,10 +412,12 @@ def _instructions(entry: RemoteFile, target: Path) -> str:
         ]
     else:
         lines += [f"  - {entry.how_to_obtain}", f"  - place it at {target} (md5 {entry.md5});"]
-    lines.append(
+    lines += [
         "  - or copy it from a folder of copies (e.g. the course's shared/data or a workshop "
-        "USB stick): `artiphys fetch --from DIR`."
-    )
+        "USB stick): `artiphys fetch --from DIR`;",
+        f"  - or set {MIRROR_ENV}=<base URL> to a web folder serving {entry.filename} (a "
+        "workshop mirror) and fetch again.",
+    ]
     return "\n".join(lines)
 
 
@@ -366,21 +425,6 @@ def _unavailable(entry: RemoteFile, target: Path, reason: str) -> DataUnavailabl
     return DataUnavailableError(
         f"Data file {entry.name!r} ({entry.filename}) is not in the cache {data_dir()}: "
         f"{reason}\n{_instructions(entry, target)}"
-    )
-
-
-def _cached_or_corrupt(entry: RemoteFile) -> tuple[Path, Path | None, str]:
-    """(target, cached path or None, note about a present but corrupt file)."""
-    target = local_path(entry.name)
-    if not target.is_file():
-        return target, None, ""
-    found = md5sum(target)
-    if found == entry.md5:
-        return target, target, ""
-    return (
-        target,
-        None,
-        f"the cached copy is corrupt or partial (md5 {found}, expected {entry.md5}). ",
     )
 
 
@@ -404,59 +448,139 @@ def fetch(name: str, *, progress: bool = True) -> Path:
     KeyError
         Unknown ``name`` (the message lists the registered names).
     DataUnavailableError
-        Offline (``ARTIPHYS_OFFLINE``), no public URL, the host cannot be reached, or the
-        downloaded file has the wrong checksum. The message says how to get the file. A cached
-        file is never replaced by a broken download.
+        Offline (``ARTIPHYS_OFFLINE``), no download address (no public URL and no mirror), the
+        host cannot be reached, the transfer broke off, the host answered an HTML page, or the
+        downloaded file has the wrong checksum. The message names the URL and says how to get
+        the file. Nothing but a verified file ever lands in the cache.
+
+    Notes
+    -----
+    A cached copy with a wrong MD5 is reported with an
+    :class:`~artiphys_course.runtime.ArtiphysWarning`, removed, and downloaded again (offline:
+    the error says so).
     """
     entry = _entry(name)
-    target, path, corrupt = _cached_or_corrupt(entry)
-    if path is not None:
-        return path
-    if entry.url is None:
-        raise _unavailable(entry, target, corrupt + "it has no public download address.")
+    target = local_path(name)
+    note = ""
+    if target.is_file():
+        found = md5sum(target)
+        if found == entry.md5:
+            return target
+        note = (
+            f"the cached copy at {target} was corrupt or partial (md5 {found}, expected "
+            f"{entry.md5}) and has been removed. "
+        )
+        target.unlink()
+        notice(f"Data file {name!r}: {note}Fetching it again.")
     if offline():
-        raise _unavailable(entry, target, corrupt + "offline mode (ARTIPHYS_OFFLINE is set).")
-    return _download(entry, target, progress=progress, note=corrupt)
+        raise _unavailable(entry, target, note + "offline mode (ARTIPHYS_OFFLINE is set).")
+    urls = source_urls(name)
+    if not urls:
+        raise _unavailable(
+            entry, target, note + f"it has no public download address (and {MIRROR_ENV} is unset)."
+        )
+    return _download(entry, target, urls, progress=progress, note=note)
 
 
-def _download(entry: RemoteFile, target: Path, *, progress: bool, note: str) -> Path:
-    import pooch
-
+def _download(
+    entry: RemoteFile, target: Path, urls: list[str], *, progress: bool, note: str
+) -> Path:
+    """Try ``urls`` in turn (the next one only after an HTTP 404) until one gives the file."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    logger = pooch.get_logger()  # pooch logs every download; the progress bar says enough
-    level = logger.level
-    logger.setLevel("WARNING")
-    # Download into a private temporary folder next to the target: pooch checks the MD5 there,
-    # and only a verified file is moved (atomically, same file system) to its final name.
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as tmp:
+    reason = ""
+    for url in urls:
         try:
-            downloaded = pooch.retrieve(
-                entry.url,
-                known_hash=f"md5:{entry.md5}",
-                fname=entry.filename,
-                path=tmp,
-                progressbar=progress,
+            _stream(entry, url, target, progress=progress)
+            return target
+        except urllib.error.HTTPError as err:
+            reason = f"{url} answered HTTP {err.code} ({err.reason})."
+            if err.code == 404:
+                continue
+        except urllib.error.URLError as err:
+            reason = f"could not reach {url} ({err.reason})."
+        except _BadDownload as err:
+            reason = str(err)
+        except OSError as err:  # timeouts, connection resets, disk errors
+            reason = f"downloading {url} failed ({type(err).__name__}: {err})."
+        break
+    raise _unavailable(entry, target, note + reason)
+
+
+class _BadDownload(Exception):
+    """A transfer that delivered something other than the registered file."""
+
+
+def _looks_like_html(head: bytes) -> bool:
+    start = head.lstrip()[:15].lower()
+    return start.startswith((b"<!doctype html", b"<html"))
+
+
+def _stream(entry: RemoteFile, url: str, target: Path, *, progress: bool) -> None:
+    """Download ``url`` into a temporary file next to ``target``; move it there if verified."""
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{entry.filename}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.md5()
+        received = 0
+        with (
+            os.fdopen(fd, "wb") as out,
+            urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response,
+        ):
+            expected = response.length  # Content-Length, or None
+            chunk = response.read(_CHUNK)
+            content_type = response.headers.get_content_type()
+            if content_type == "text/html" or _looks_like_html(chunk):
+                raise _BadDownload(
+                    f"{url} answered with an HTML page (Content-Type {content_type}) instead of "
+                    f"the file {entry.filename}: the mirror or URL is probably wrong (a login, "
+                    "error or index page). Nothing was cached."
+                )
+            bar = _byte_bar(entry.filename, expected, progress)
+            try:
+                while chunk:
+                    out.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
+                    chunk = response.read(_CHUNK)
+            finally:
+                if bar is not None:
+                    bar.close()
+        if expected is not None and received < expected:
+            raise _BadDownload(
+                f"the transfer from {url} broke off after {received} of {expected} "
+                "bytes. Nothing was cached; try again."
             )
-        except ValueError as err:  # pooch: hash mismatch
-            raise _unavailable(
-                entry, target, note + f"the downloaded file failed its checksum ({err})."
-            ) from err
-        except Exception as err:  # network errors: requests/urllib exceptions, HTTP errors
-            raise _unavailable(
-                entry,
-                target,
-                note + f"downloading {entry.url} failed ({type(err).__name__}: {err}).",
-            ) from err
-        finally:
-            logger.setLevel(level)
-        os.replace(downloaded, target)
-    return target
+        found = digest.hexdigest()
+        if found != entry.md5:
+            raise _BadDownload(
+                f"the file downloaded from {url} failed its checksum: md5 {found}, but "
+                f"{entry.filename} must have md5 {entry.md5}. Nothing was cached."
+            )
+        tmp.chmod(0o644)  # mkstemp makes it private; a shared cache must stay readable
+        os.replace(tmp, target)  # atomic: same folder, same file system
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def _host_answers(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """Whether ``url`` answers a HEAD request (status < 400) within ``timeout`` seconds."""
+def _byte_bar(filename: str, total: int | None, progress: bool) -> Any:
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=filename, unit="B", unit_scale=True, leave=False)
+
+
+def url_answers(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether ``url`` answers a HEAD request (status < 400) within ``timeout`` seconds.
+
+    The answer is remembered for the life of the process, so a machine without network pays
+    the wait once.
+    """
     if url not in _PROBES:
-        request = urllib.request.Request(url, method="HEAD")
+        request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": _USER_AGENT})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 _PROBES[url] = response.status < 400
@@ -471,16 +595,105 @@ def _host_answers(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
 def is_available(name: str) -> bool:
     """Whether ``name`` can be used now: cached with the right MD5, or downloadable.
 
-    Downloadable means: not offline, the file has a URL and its host answers a HEAD request
-    within :data:`PROBE_TIMEOUT_S` seconds (the answer is remembered for the process). Nothing
-    is downloaded.
+    Downloadable means: not offline, the file has a download address (:func:`source_urls`)
+    and its host answers a HEAD request within :data:`PROBE_TIMEOUT_S` seconds (the answer is
+    remembered for the process). Nothing is downloaded.
     """
-    entry = _entry(name)
     if cached_path(name) is not None:
         return True
-    if offline() or entry.url is None:
+    if offline():
         return False
-    return _host_answers(entry.url)
+    return any(url_answers(url) for url in source_urls(name))
+
+
+def _why_unreadable(err: Exception) -> str:
+    """A reason for a failed ``torch.load``, never repeating torch's advice to turn off safety."""
+    if isinstance(err, pickle.UnpicklingError):
+        return (
+            "it is not a PyTorch tensor file, or it holds Python objects that the safe loader "
+            "(weights_only=True) refuses to run; the course never loads such files unsafely"
+        )
+    first = str(err).split("\n")[0].split(". ")[0]
+    if "weights_only" in first.lower() or "weights only" in first.lower():
+        first = ""
+    detail = f": {first}" if first else ""
+    return f"it is truncated, damaged or not a PyTorch file ({type(err).__name__}{detail})"
+
+
+def load_torch_file(path: str | os.PathLike, *, what: str, remedy: str) -> Any:
+    """Load a ``.pth``/``.pt`` file safely: ``torch.load(weights_only=True)`` on the CPU.
+
+    The one way the package reads checkpoint files given by users or kept in caches.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    what : str
+        What the file should be, for messages (``"the SENSORIUM sota checkpoint"``).
+    remedy : str
+        How to get a good copy, appended to error messages (``"Delete it and run
+        `artiphys fetch NAME`."``).
+
+    Returns
+    -------
+    object
+        What the file holds (tensors, dicts, lists, numbers, strings).
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    UnreadableFileError
+        The file is truncated, random bytes, not a PyTorch file, or holds objects the safe
+        loader refuses (``torch``'s ``IndexError``/``UnpicklingError``/``RuntimeError`` are
+        replaced by this error, which names the file and the remedy).
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No {what} at {path}. {remedy}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
+        reason = _why_unreadable(err)
+    # Raised outside the except block: torch's message (which suggests weights_only=False)
+    # is neither chained nor shown.
+    raise UnreadableFileError(
+        f"{what} at {path} ({path.stat().st_size} bytes) cannot be read: {reason}. {remedy}"
+    )
+
+
+def load_registered_torch(name: str, *, what: str, progress: bool = True) -> Any:
+    """Fetch a registered PyTorch file and load it with :func:`load_torch_file`.
+
+    A cached copy that cannot be loaded is reported with a notice, removed and fetched once
+    more (a re-download when online; offline the :class:`DataUnavailableError` says how to get
+    it).
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`REGISTRY` naming a ``.pth`` file.
+    what : str
+        What the file is, for messages.
+    progress : bool
+        Show a download progress bar.
+
+    Returns
+    -------
+    object
+        What the file holds.
+    """
+    remedy = f"Delete it and run `artiphys fetch {name}` to get a good copy."
+    path = fetch(name, progress=progress)
+    try:
+        return load_torch_file(path, what=what, remedy=remedy)
+    except UnreadableFileError as err:
+        path.unlink(missing_ok=True)
+        notice(f"{err} The copy was removed; fetching {name!r} again.")
+    return load_torch_file(fetch(name, progress=progress), what=what, remedy=remedy)
 
 
 def _copy_into_cache(source: Path, target: Path) -> Path:
@@ -550,7 +763,7 @@ def import_folder(folder: str | os.PathLike) -> dict[str, Path]:
     """Copy every registered file found in ``folder`` (and its sub-folders) into the cache.
 
     Files are matched by file name; each is copied only if its MD5 is right. Files with a
-    registered name but a wrong MD5 are skipped with a warning.
+    registered name but a wrong MD5 are skipped with a notice (``ArtiphysWarning``).
 
     Returns
     -------
@@ -568,7 +781,7 @@ def import_folder(folder: str | os.PathLike) -> dict[str, Path]:
         try:
             imported[name] = import_file(path, name)
         except ValueError as err:
-            warnings.warn(str(err), stacklevel=2)
+            notice(str(err))
     return imported
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from artiphys_course.data.registry import DataUnavailableError, fetch, is_available
+from artiphys_course.runtime import notice
 from artiphys_course.simulate import OrientationPopulation, simulate_orientation_population
 
 __all__ = ["OrientationData", "bin_orientations", "zscore", "load_stringer_orientations"]
@@ -161,7 +162,7 @@ def load_stringer_orientations(
         raises :class:`~artiphys_course.data.registry.DataUnavailableError` with instructions
         when it cannot be had. ``"simulated"``: the stand-in with known tuning. ``"auto"``
         (default): real data when cached or downloadable now, otherwise the stand-in, with a
-        printed notice.
+        notice (:class:`~artiphys_course.runtime.ArtiphysWarning`).
     bin_deg : float
         Average stimuli (and responses) in bins of this many degrees. Real angles are binned
         from 0 degrees before centring (the file is already averaged in 1-degree bins);
@@ -195,8 +196,8 @@ def load_stringer_orientations(
                 reason = str(err).splitlines()[0]
         else:
             reason = "the real data are not cached and cannot be downloaded now"
-        print(
-            f"Notice: using the SIMULATED orientation population (known ground truth), because "
+        notice(
+            f"Using the SIMULATED orientation population (known ground truth), because "
             f"{reason}. For the real Stringer et al. (2021) data run "
             f"`artiphys fetch {REGISTRY_NAME}` when online."
         )

@@ -54,6 +54,7 @@ from artiphys_course.models.sensorium import (
     SENSORIUM_IMAGE_SHAPE,
     build_sensorium_model,
     convert_sensorium_state_dict,
+    image_statistics,
     load_sensorium_model,
     standardize,
 )
@@ -103,6 +104,7 @@ __all__ = [
     "convert_sensorium_state_dict",
     "core_readout_model",
     "grid_to_pixels",
+    "image_statistics",
     "imagenet_normalize",
     "initial_filters",
     "laplace_l2",

@@ -34,23 +34,25 @@ State-dict keys (original -> here), ``K`` = the data key ``26872-17-20``:
   checkpoint stores only the normalised cortical grid, so new coordinates given to the position
   network must be normalised the same way).
 
-Inputs: images ``(B, 1, 36, 64)`` standardised like the training images (the SENSORIUM loaders
-z-scored the grey values with the data set's mean and s.d.; :func:`standardize` z-scores a batch
-with its own statistics, a close stand-in). Outputs: ``(B, 7776)`` predicted responses (deconvolved
-calcium activity, arbitrary units), > 0. Training hyper-parameters (regulariser weights, BatchNorm
-momentum) only matter for training and are set to the original's values for reference.
+Inputs: images ``(B, 1, 36, 64)`` on the scale of the training images, which the SENSORIUM loaders
+z-scored with one mean and one s.d. of the whole data set: :func:`standardize` puts a stimulus set
+on that scale with fixed statistics of the set (:func:`image_statistics`), so an image's
+prediction never depends on the batch it comes in. Outputs: ``(B, 7776)`` predicted responses
+(deconvolved calcium activity, arbitrary units), > 0. Training hyper-parameters (regulariser
+weights, BatchNorm momentum) only matter for training and are set to the original's values for
+reference.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 
+from artiphys_course.data.registry import load_registered_torch, load_torch_file
 from artiphys_course.models.cores import Stacked2dCore
 from artiphys_course.models.encoders import Encoder
 from artiphys_course.models.readouts import GaussianReadout, PositionNetwork
@@ -61,6 +63,7 @@ __all__ = [
     "SENSORIUM_CHECKPOINTS",
     "build_sensorium_model",
     "convert_sensorium_state_dict",
+    "image_statistics",
     "load_sensorium_model",
     "standardize",
 ]
@@ -191,21 +194,38 @@ def load_sensorium_model(
     FileNotFoundError
         ``path`` does not exist, or the checkpoint is not cached and cannot be downloaded (the
         registry's :class:`~artiphys_course.data.registry.DataUnavailableError` says how to get it).
+    UnreadableFileError
+        The file is not a loadable PyTorch file (truncated, random bytes, unsafe objects); the
+        message names the file. A damaged cached copy is removed and fetched again once first.
+    ValueError
+        The file loads but is not a SENSORIUM checkpoint.
     """
     if kind not in SENSORIUM_CHECKPOINTS:
         raise ValueError(f"unknown kind {kind!r}; choose one of {sorted(SENSORIUM_CHECKPOINTS)}")
+    name = SENSORIUM_CHECKPOINTS[kind]
+    what = f"the SENSORIUM {kind!r} checkpoint"
     if path is None:
-        from artiphys_course.data.registry import fetch
-
-        path = fetch(SENSORIUM_CHECKPOINTS[kind], progress=progress)
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no SENSORIUM checkpoint at {path}")
-    original = torch.load(path, map_location="cpu", weights_only=True)
-    state = convert_sensorium_state_dict(original)
+        original = load_registered_torch(name, what=what, progress=progress)
+        source = f"the cached {name!r}"
+    else:
+        original = load_torch_file(
+            path,
+            what=what,
+            remedy=(
+                f"Pass a good copy, or leave out path= to use the course's copy "
+                f"(`artiphys fetch {name}`)."
+            ),
+        )
+        source = str(path)
+    if not isinstance(original, Mapping):
+        raise ValueError(f"{source} holds a {type(original).__name__}, not a state dict")
+    try:
+        state = convert_sensorium_state_dict(original)
+    except KeyError as err:
+        raise ValueError(f"{source} is not a SENSORIUM checkpoint: {err.args[0]}") from None
     readout_keys = sorted({k.split(".")[1] for k in state if k.startswith("readout.")})
     if len(readout_keys) != 1:
-        raise ValueError(f"expected one readout in {path}, found {readout_keys}")
+        raise ValueError(f"expected one readout in {source}, found {readout_keys}")
     data_key = readout_keys[0]
     model = build_sensorium_model(
         kind,
@@ -217,6 +237,56 @@ def load_sensorium_model(
     return model.to(device or "cpu").eval()
 
 
-def standardize(images: torch.Tensor) -> torch.Tensor:
-    """Z-score a batch of images with its own mean and s.d. (all pixels of all images)."""
-    return (images - images.mean()) / images.std().clamp_min(1e-8)
+def image_statistics(images: np.ndarray | torch.Tensor) -> tuple[float, float]:
+    """Mean and s.d. of all pixels of a whole stimulus set, for :func:`standardize`.
+
+    Parameters
+    ----------
+    images : np.ndarray or torch.Tensor
+        ``(n_images, 1, height, width)`` (any shape: every value counts) grey levels of the
+        complete stimulus set, not one batch of it.
+
+    Returns
+    -------
+    mean, std : float
+        Over all values (population s.d., as the SENSORIUM data statistics).
+    """
+    values = torch.as_tensor(images).detach().double()
+    if values.numel() < 2:
+        raise ValueError(f"images must hold at least 2 values; got shape {tuple(values.shape)}")
+    return float(values.mean()), float(values.std(unbiased=False))
+
+
+def standardize(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """Put grey-level images on the input scale of the SENSORIUM models, with fixed statistics.
+
+    The SENSORIUM 2022 loaders (``normalize=True`` in the training configuration recorded with
+    the checkpoints) z-scored every image with one mean and one s.d. of all pixels of the whole
+    data set, so the models were trained on inputs with mean 0 and s.d. 1 over the training
+    set. The checkpoint confirms it: the running means of the first BatchNorm equal -0.06 times
+    the sum of each first-layer kernel (least squares over the 64 channels of the ``"sota"``
+    checkpoint), i.e. the training inputs averaged -0.06 in these units. The raw grey-level
+    mean and s.d. of mouse 26872-17-20's images are stored only in that data set, which is not
+    distributed with the course, so other images are put on this scale with the statistics of
+    their own stimulus set, computed once over the whole set (:func:`image_statistics`) and
+    passed here. The transform is per pixel: one image gives the same model input, and so the
+    same prediction, alone or inside any batch.
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        ``(B, 1, 36, 64)`` grey levels.
+    mean, std : float
+        Mean and s.d. of the stimulus set the images come from (``std > 0``).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(images - mean) / std``, same shape, dtype and device.
+    """
+    mean, std = float(mean), float(std)
+    if not np.isfinite(mean):
+        raise ValueError(f"mean must be finite; got {mean}")
+    if not (np.isfinite(std) and std > 0):
+        raise ValueError(f"std must be finite and > 0; got {std}")
+    return (images - mean) / std

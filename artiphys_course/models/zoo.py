@@ -45,9 +45,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from artiphys_course.data.registry import UnreadableFileError, load_torch_file
 from artiphys_course.models.cores import Stacked2dCore
 from artiphys_course.models.encoders import Encoder, core_readout_model, ln_model, simple_cnn
-from artiphys_course.runtime import data_dir
+from artiphys_course.runtime import data_dir, notice
 
 if TYPE_CHECKING:
     from artiphys_course.training import TrainHistory
@@ -244,6 +245,39 @@ def model_path(key: str, kind: str) -> Path:
     return data_dir() / "models" / f"{kind}-{key}.pt"
 
 
+def _load_cached(
+    path: Path, kind: str, key: str, recipe: dict[str, Any]
+) -> tuple[Encoder, ZooInfo] | None:
+    """The model cached at ``path`` (CPU), or ``None`` when the file cannot be used.
+
+    A file that is unreadable (truncated, not a PyTorch file) or does not hold a model of this
+    recipe is reported with a notice and removed, so :func:`trained_model` trains it again.
+    """
+    from artiphys_course.training import TrainHistory
+
+    remedy = "It was removed; the model is trained again."
+    try:
+        saved = load_torch_file(path, what=f"the cached {kind!r} model", remedy=remedy)
+        model = build_model(
+            kind, tuple(saved["image_shape"]), int(saved["n_neurons"]), recipe=recipe
+        )
+        model.load_state_dict(saved["state_dict"])
+        history = TrainHistory(**saved["history"])
+    except UnreadableFileError as err:
+        problem = str(err)
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        first_line = str(err).partition("\n")[0]
+        problem = (
+            f"The cached {kind!r} model at {path} does not match its recipe "
+            f"({type(err).__name__}: {first_line}). {remedy}"
+        )
+    else:
+        return model, ZooInfo(kind, key, path, recipe, history, loaded=True)
+    path.unlink(missing_ok=True)
+    notice(problem)
+    return None
+
+
 def trained_model(
     kind: str,
     *,
@@ -290,16 +324,11 @@ def trained_model(
     key = _config_key(kind, full_recipe, seed, _data_id(dataset))
     path = model_path(key, kind)
 
-    from artiphys_course.training import TrainHistory, train
+    from artiphys_course.training import train
 
-    if path.is_file():
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        model = build_model(
-            kind, tuple(saved["image_shape"]), int(saved["n_neurons"]), recipe=full_recipe
-        )
-        model.load_state_dict(saved["state_dict"])
-        history = TrainHistory(**saved["history"])
-        info = ZooInfo(kind, key, path, full_recipe, history, loaded=True)
+    cached = _load_cached(path, kind, key, full_recipe) if path.is_file() else None
+    if cached is not None:
+        model, info = cached
         return model.to(device).eval(), info
 
     from artiphys_course.data.static import StaticDataset, dataloaders
