@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from artiphys_course.execution import run_notebook
+from artiphys_course.course.execution import run_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 STUDENT = sorted((REPO / "notebooks").glob("*.ipynb"))
