@@ -120,7 +120,7 @@ def load_pretrained(
     path: str | os.PathLike | None = None,
     download: bool = True,
     seed: int = 0,
-    progress: bool = False,
+    progress: bool = True,
 ) -> nn.Module:
     """A torchvision network in eval mode, with the best weights available.
 
