@@ -189,6 +189,10 @@ def test_malformed_solution_writes_nothing_and_names_notebook_and_cell(tmp_path)
     with pytest.raises(AuthoringError, match=r"02_bad\.ipynb: cell 2, line 2: .*never closed"):
         build_notebooks(sol, out)
     assert not out.exists(), "a malformed solution must stop the build before any write"
+    (sol / "02_bad.ipynb").write_text("not json", encoding="utf-8")
+    with pytest.raises(AuthoringError, match=r"02_bad\.ipynb: not a readable notebook"):
+        build_notebooks(sol, out)
+    assert not out.exists()
 
 
 def test_student_notebooks_are_exactly_what_build_produces():

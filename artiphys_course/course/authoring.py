@@ -304,8 +304,8 @@ def build_notebooks(
     FileNotFoundError
         When ``solutions_dir`` holds no ``*.ipynb``.
     AuthoringError
-        When a solution's exercise markers are malformed; the message names the notebook, the
-        cell index and the line. Nothing has been written then.
+        When a solution is no notebook or its exercise markers are malformed; the message names
+        the notebook, the cell index (from 0) and the line. Nothing has been written then.
     """
     nbformat = require("nbformat")
     solutions_dir, notebooks_dir = Path(solutions_dir), Path(notebooks_dir)
@@ -314,7 +314,10 @@ def build_notebooks(
         raise FileNotFoundError(f"no solution notebooks (*.ipynb) in {solutions_dir.resolve()}")
     planned = []
     for source in sources:
-        solution = nbformat.read(source, as_version=4)
+        try:
+            solution = nbformat.read(source, as_version=4)
+        except ValueError as err:  # nbformat's NotJSONError
+            raise AuthoringError(f"{source}: not a readable notebook ({err})") from None
         try:
             student, n = student_notebook(
                 solution,
