@@ -21,8 +21,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("stimuli", "metrics", "losses"),  # pure computations on tensors and arrays
     ("simulate", "hierarchy"),
     ("data",),
-    ("recording", "units", "receptive_fields"),
     ("models",),
+    ("recording", "units", "receptive_fields"),  # units: own-neuron responses of encoders
     ("training", "ridge"),
     ("models.zoo",),  # trains with `training`
     (
@@ -141,8 +141,8 @@ def test_package_init_imports_no_topic_module_eagerly():
         ("metrics", 1),
         ("simulate.noise", 2),
         ("data.registry", 3),
-        ("units", 4),
-        ("models.cores", 5),
+        ("models.cores", 4),
+        ("units", 5),
         ("ridge", 6),
         ("models.zoo", 7),
         ("rsa", 8),
