@@ -178,7 +178,7 @@ def _check_size(model: nn.Module, layer: str | None, image_shape: tuple[int, int
             f"the images ({image_shape[0]}x{image_shape[1]}) are smaller than needed for "
             f"{layer!r}: "
             f"its centre unit sees its whole {rf.size[0]}-pixel RF, centred, only from "
-            f"xn = {smallest} pixels. Make the bar set with image_size={smallest}."
+            f"xn = {smallest} pixels. Make the bar set with image_shape={smallest}."
         )
 
 
@@ -223,7 +223,7 @@ def bar_responses(
     np.ndarray
         ``(n_bars, n_units)`` float32 (stimuli by neurons).
     """
-    _check_size(model, layer, bars.image_size)
+    _check_size(model, layer, bars.image_shape)
     if device is None:
         device = model_device(model)
     starts = range(0, len(bars), batch_size)
@@ -597,7 +597,7 @@ def bar_map(
     layer : str or None
         Layer name; None maps the model's outputs (e.g. digital-V1 neurons).
     bars : BarSet
-        From :func:`~artiphys_course.stimuli.make_bar_set`, with ``image_size`` at least
+        From :func:`~artiphys_course.stimuli.make_bar_set`, with ``image_shape`` at least
         ``xn`` of the layer (else a ``ValueError`` quoting ``xn``).
     channels : sequence of int, optional
         Channels (neurons) to map; default all.
@@ -622,7 +622,7 @@ def bar_map(
     )
     n_units = responses.shape[1]
     chan = np.arange(n_units) if channels is None else np.asarray(channels).reshape(-1)
-    h, w = bars.image_size
+    h, w = bars.image_shape
     top = np.zeros((n_units, h, w))
     bottom = np.zeros((n_units, h, w))
     for i in progress_bar(range(n_units), progress, desc="maps"):

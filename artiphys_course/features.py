@@ -52,7 +52,7 @@ Size = int | tuple[int, int]
 
 def to_network_input(
     images: torch.Tensor | np.ndarray,
-    size: Size | None = None,
+    image_shape: Size | None = None,
     *,
     normalize: bool = True,
 ) -> torch.Tensor:
@@ -62,16 +62,16 @@ def to_network_input(
     ----------
     images : tensor or array
         ``(B, 1, H, W)`` grey or ``(B, 3, H, W)`` RGB, values 0..255.
-    size : int or (int, int), optional
-        Resize (bilinear, antialiased, torchvision) to ``(size, size)`` or ``(height, width)``
-        pixels; ``None`` keeps the size.
+    image_shape : int or (height, width), optional
+        Resize (bilinear, antialiased, torchvision) to ``(height, width)`` pixels (an int for a
+        square); ``None`` keeps the images' shape.
     normalize : bool
         Standardise with the ImageNet channel means and standard deviations.
 
     Returns
     -------
     torch.Tensor
-        ``(B, 3, size...)`` float32.
+        ``(B, 3, height, width)`` float32.
     """
     x = torch.as_tensor(images, dtype=torch.float32)
     if x.ndim != 4 or x.shape[1] not in (1, 3):
@@ -79,9 +79,13 @@ def to_network_input(
             f"images must be (B, 1 or 3, H, W) grey levels 0..255, got {tuple(x.shape)}"
         )
     x = (x / 255.0).expand(-1, 3, -1, -1)
-    if size is not None:
-        size = [int(size), int(size)] if isinstance(size, int) else [int(s) for s in size]
-        x = TF.resize(x, size, antialias=True)
+    if image_shape is not None:
+        shape = (
+            [int(image_shape)] * 2
+            if isinstance(image_shape, int)
+            else [int(s) for s in image_shape]
+        )
+        x = TF.resize(x, shape, antialias=True)
     return imagenet_normalize(x) if normalize else x.contiguous()
 
 
@@ -109,7 +113,7 @@ def extract_features(
     layers: Sequence[str] | Mapping[str, str] | str,
     *,
     transform: Transform | str | None = "imagenet",
-    input_size: Size | None = None,
+    image_shape: Size | None = None,
     pool: Size | None = None,
     batch_size: int = 64,
     device: str | torch.device | None = None,
@@ -128,9 +132,9 @@ def extract_features(
         Module names (:func:`artiphys_course.recording.list_layers`), or ``{label: name}``
         (e.g. :data:`ALEXNET_LAYERS`); results are keyed by label.
     transform : "imagenet", callable or None
-        ``"imagenet"``: :func:`to_network_input` with ``size=input_size``. A callable gets each
+        ``"imagenet"``: :func:`to_network_input` with ``image_shape``. A callable gets each
         ``(B, C, H, W)`` float batch. ``None``: images are passed as they are.
-    input_size : int or (int, int), optional
+    image_shape : int or (height, width), optional
         Resize for ``transform="imagenet"``.
     pool : int or (int, int), optional
         Average-pool every convolutional map to at most this spatial size (adaptive pooling),
@@ -150,7 +154,7 @@ def extract_features(
     if transform == "imagenet":
 
         def transform(x: torch.Tensor) -> torch.Tensor:
-            return to_network_input(x, input_size)
+            return to_network_input(x, image_shape)
 
     elif isinstance(transform, str):
         raise ValueError(f"transform must be 'imagenet', a callable or None, got {transform!r}")
@@ -192,12 +196,12 @@ class FeatureExtractor:
         Also store results as ``.npz`` files there and read them back in later sessions
         (nothing is written when ``None``).
     **options
-        ``transform``, ``input_size``, ``pool``, ``batch_size``, ``device`` of
+        ``transform``, ``image_shape``, ``pool``, ``batch_size``, ``device`` of
         :func:`extract_features`.
 
     Examples
     --------
-    >>> extractor = FeatureExtractor(net, ALEXNET_LAYERS, input_size=96, pool=6)  # doctest: +SKIP
+    >>> extractor = FeatureExtractor(net, ALEXNET_LAYERS, image_shape=96, pool=6)  # doctest: +SKIP
     >>> feats = extractor(images)          # computed                           # doctest: +SKIP
     >>> feats = extractor(images)          # from memory                        # doctest: +SKIP
     """
@@ -210,7 +214,7 @@ class FeatureExtractor:
         cache_dir: str | Path | None = None,
         **options,
     ) -> None:
-        allowed = {"transform", "input_size", "pool", "batch_size", "device"}
+        allowed = {"transform", "image_shape", "pool", "batch_size", "device"}
         unknown = set(options) - allowed
         if unknown:
             raise TypeError(f"unknown options {sorted(unknown)}; allowed: {sorted(allowed)}")

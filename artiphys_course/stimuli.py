@@ -43,15 +43,17 @@ __all__ = [
 ArrayLike = float | Sequence[float] | np.ndarray | torch.Tensor
 
 
-def _size(size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(size, (int, np.integer)):
-        h = w = int(size)
+def _image_shape(image_shape: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(image_shape, (int, np.integer)):
+        h = w = int(image_shape)
     else:
-        if len(size) != 2:
-            raise ValueError(f"size must be an int or (height, width), got {size!r}")
-        h, w = (int(s) for s in size)
+        if len(image_shape) != 2:
+            raise ValueError(
+                f"image_shape must be an int (square) or (height, width), got {image_shape!r}"
+            )
+        h, w = (int(s) for s in image_shape)
     if h < 1 or w < 1:
-        raise ValueError(f"image size must be positive, got {(h, w)}")
+        raise ValueError(f"image_shape must be positive, got {(h, w)}")
     return h, w
 
 
@@ -110,7 +112,7 @@ def _rotated_coordinates(
 
 
 def bar_coverage(
-    size: int | Sequence[int],
+    image_shape: int | Sequence[int],
     orientation_deg: ArrayLike,
     length: ArrayLike,
     width: ArrayLike,
@@ -124,8 +126,8 @@ def bar_coverage(
 
     Parameters
     ----------
-    size : int or (height, width)
-        Image size in pixels.
+    image_shape : int or (height, width)
+        Image height and width in pixels (an int for a square image).
     orientation_deg : float or (B,) array
         Orientation of the bar's long axis in degrees (0 horizontal, 90 vertical, 45 = ``/``).
     length, width : float or (B,) array
@@ -142,7 +144,7 @@ def bar_coverage(
     torch.Tensor
         ``(B, H, W)`` values in [0, 1].
     """
-    h, w = _size(size)
+    h, w = _image_shape(image_shape)
     ori, length, width = _params(orientation_deg, length, width, device=device, dtype=dtype)
     row0, col0 = _centres(center, h, w, device, dtype)
     ori, length, width, row0, col0 = torch.broadcast_tensors(ori, length, width, row0, col0)
@@ -195,7 +197,7 @@ def _compose(
 
 
 def make_bars(
-    size: int | Sequence[int],
+    image_shape: int | Sequence[int],
     orientation_deg: ArrayLike,
     length: ArrayLike,
     width: ArrayLike,
@@ -212,8 +214,8 @@ def make_bars(
 
     Parameters
     ----------
-    size : int or (height, width)
-        Image size in pixels.
+    image_shape : int or (height, width)
+        Image height and width in pixels (an int for a square image).
     orientation_deg, length, width : float or (B,) array
         Orientation (degrees, see the module docstring), length and width (pixels) of each bar.
     center : (row, col) or (B, 2) array, optional
@@ -237,7 +239,7 @@ def make_bars(
     torch.Size([3, 1, 32, 32])
     """
     cov = bar_coverage(
-        size,
+        image_shape,
         orientation_deg,
         length,
         width,
@@ -250,7 +252,7 @@ def make_bars(
 
 
 def make_gratings(
-    size: int | Sequence[int],
+    image_shape: int | Sequence[int],
     orientation_deg: ArrayLike,
     spatial_frequency: ArrayLike,
     phase_deg: ArrayLike = 0.0,
@@ -269,7 +271,8 @@ def make_gratings(
 
     Parameters
     ----------
-    size : int or (height, width)
+    image_shape : int or (height, width)
+        Image height and width in pixels (an int for a square image).
     orientation_deg : float or (B,)
         Orientation of the stripes in degrees (0 horizontal stripes, 90 vertical stripes).
     spatial_frequency : float or (B,)
@@ -288,7 +291,7 @@ def make_gratings(
     torch.Tensor
         ``(B, C, H, W)``.
     """
-    h, w = _size(size)
+    h, w = _image_shape(image_shape)
     ori, sf, phase, contrast, mean = _params(
         orientation_deg, spatial_frequency, phase_deg, contrast, mean, device=device, dtype=dtype
     )
@@ -303,7 +306,7 @@ def make_gratings(
 
 
 def make_gabors(
-    size: int | Sequence[int],
+    image_shape: int | Sequence[int],
     orientation_deg: ArrayLike,
     spatial_frequency: ArrayLike,
     phase_deg: ArrayLike = 0.0,
@@ -336,7 +339,7 @@ def make_gabors(
     torch.Tensor
         ``(B, C, H, W)``.
     """
-    h, w = _size(size)
+    h, w = _image_shape(image_shape)
     ori, sf, phase, sigma, aspect, contrast, mean = _params(
         orientation_deg,
         spatial_frequency,
@@ -393,7 +396,7 @@ class BarSet:
 
     Attributes
     ----------
-    image_size : (int, int)
+    image_shape : (int, int)
         ``(H, W)`` of every image.
     orientation_deg, length, width : np.ndarray
         ``(n,)`` per-bar orientation (degrees), length and width (pixels).
@@ -405,7 +408,7 @@ class BarSet:
         The point the position grid is centred on, pixel ``(row, col)``.
     """
 
-    image_size: tuple[int, int]
+    image_shape: tuple[int, int]
     orientation_deg: np.ndarray
     length: np.ndarray
     width: np.ndarray
@@ -429,7 +432,7 @@ class BarSet:
     ) -> torch.Tensor:
         """Bars ``index`` drawn as 1 on a 0 background, ``(b, H, W)`` (for weighted bar maps)."""
         return bar_coverage(
-            self.image_size,
+            self.image_shape,
             self.orientation_deg[index],
             self.length[index],
             self.width[index],
@@ -463,7 +466,7 @@ class BarSet:
     def subset(self, index: slice | Sequence[int] | np.ndarray) -> BarSet:
         """A new set with the bars ``index``."""
         return BarSet(
-            self.image_size,
+            self.image_shape,
             self.orientation_deg[index],
             self.length[index],
             self.width[index],
@@ -474,7 +477,7 @@ class BarSet:
 
 
 def make_bar_set(
-    image_size: int | Sequence[int],
+    image_shape: int | Sequence[int],
     rf_size: float,
     rf_center: Sequence[float] | None = None,
     *,
@@ -498,7 +501,7 @@ def make_bar_set(
 
     Parameters
     ----------
-    image_size : int or (H, W)
+    image_shape : int or (height, width)
     rf_size : float
         Receptive-field size in pixels (see
         :func:`artiphys_course.receptive_fields.receptive_field`).
@@ -511,7 +514,7 @@ def make_bar_set(
     -------
     BarSet
     """
-    h, w = _size(image_size)
+    h, w = _image_shape(image_shape)
     if rf_center is None:
         rf_center = ((h - 1) / 2, (w - 1) / 2)
     if n_orientations < 1:
@@ -543,7 +546,7 @@ def make_bar_set(
     shape_idx = grid[:, 0].astype(int)
     center = np.stack([rf_center[0] + grid[:, 3], rf_center[1] + grid[:, 4]], axis=1)
     return BarSet(
-        image_size=(h, w),
+        image_shape=(h, w),
         orientation_deg=grid[:, 1].astype(np.float32),
         length=shapes[shape_idx, 0].astype(np.float32),
         width=shapes[shape_idx, 1].astype(np.float32),

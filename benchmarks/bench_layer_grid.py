@@ -42,7 +42,7 @@ def main() -> None:
     from artiphys_course.simulate import make_visual_hierarchy
 
     # the notebook's configuration
-    input_size, pool = NOTEBOOK["input_size"], NOTEBOOK["pool"]
+    image_shape, pool = NOTEBOOK["image_shape"], NOTEBOOK["pool"]
     t0 = time.perf_counter()
     hier = make_visual_hierarchy(**NOTEBOOK["hierarchy"])
     t_sim = time.perf_counter() - t0
@@ -54,7 +54,7 @@ def main() -> None:
     for name, net in nets.items():
         t0 = time.perf_counter()
         features[name] = extract_features(
-            net, hier.images, ALEXNET_LAYERS, input_size=input_size, pool=pool, progress=False
+            net, hier.images, ALEXNET_LAYERS, image_shape=image_shape, pool=pool, progress=False
         )
         t_feat[name] = time.perf_counter() - t0
     areas = [AreaData.from_simulated(a) for a in hier.areas.values()]
@@ -112,7 +112,7 @@ def main() -> None:
 #: Mirrors solutions/08_layer_area_grid.ipynb.
 NOTEBOOK = {
     "hierarchy": {"n_neurons": 60, "n_train": 800, "n_test_images": 50, "seed": 0},
-    "input_size": (72, 128),
+    "image_shape": (72, 128),
     "pool": (8, 15),
 }
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from artiphys_course.authoring import (
+from artiphys_course.course.authoring import (
     AuthoringError,
     build_notebooks,
+    is_generated,
     strip_solutions,
     student_notebook,
 )
@@ -113,26 +114,90 @@ def test_student_notebook_clears_outputs_and_adds_colab_cells():
     nbformat.validate(student)
 
 
+def _statuses(reports):
+    return {r.student.name: r.status for r in reports}
+
+
 def test_build_is_idempotent_and_check_detects_stale(tmp_path):
     sol, out = tmp_path / "solutions", tmp_path / "notebooks"
     sol.mkdir()
     nbformat.write(_solution_nb(), sol / "01_demo.ipynb")
-    first = build_notebooks(sol, out)
-    assert [r.changed for r in first] == [True]
-    assert [r.changed for r in build_notebooks(sol, out)] == [False]
-    assert [r.changed for r in build_notebooks(sol, out, check=True)] == [False]
-    (out / "01_demo.ipynb").write_text("{}", encoding="utf-8")
-    (out / "99_orphan.ipynb").write_text("{}", encoding="utf-8")
-    stale = build_notebooks(sol, out, check=True)
-    assert {r.student.name for r in stale if r.changed} == {"01_demo.ipynb", "99_orphan.ipynb"}
-    assert (out / "99_orphan.ipynb").exists(), "check must not write or delete"
+    assert _statuses(build_notebooks(sol, out, check=True)) == {"01_demo.ipynb": "stale"}
+    assert not out.exists(), "check must not write"
+    assert _statuses(build_notebooks(sol, out)) == {"01_demo.ipynb": "written"}
+    assert _statuses(build_notebooks(sol, out)) == {"01_demo.ipynb": "up to date"}
+    assert _statuses(build_notebooks(sol, out, check=True)) == {"01_demo.ipynb": "up to date"}
+    student = nbformat.read(out / "01_demo.ipynb", as_version=4)
+    assert is_generated(student)
+    assert student.metadata["artiphys"]["solution"] == "solutions/01_demo.ipynb"
+
+
+def test_build_overwrites_only_its_own_unedited_notebooks(tmp_path):
+    sol, out = tmp_path / "solutions", tmp_path / "notebooks"
+    sol.mkdir()
+    nbformat.write(_solution_nb(), sol / "01_demo.ipynb")
     build_notebooks(sol, out)
-    assert not (out / "99_orphan.ipynb").exists()
+    target = out / "01_demo.ipynb"
+    # running the generated notebook (outputs, counts) is not an edit: it is regenerated
+    ran = nbformat.read(target, as_version=4)
+    ran.cells[-1].outputs = [nbformat.v4.new_output("stream", text="ran")]
+    ran.cells[-1].execution_count = 1
+    nbformat.write(ran, target)
+    assert _statuses(build_notebooks(sol, out)) == {"01_demo.ipynb": "written"}
+    # a student's edit of an exercise is kept
+    edited = nbformat.read(target, as_version=4)
+    edited.cells[-1].source += "\n# my answer"
+    nbformat.write(edited, target)
+    assert not is_generated(edited)
+    assert _statuses(build_notebooks(sol, out)) == {"01_demo.ipynb": "kept"}
+    assert "# my answer" in target.read_text()
+    # so is a file without the marker, or one that is no notebook at all
+    target.write_text("{}", encoding="utf-8")
+    assert _statuses(build_notebooks(sol, out)) == {"01_demo.ipynb": "kept"}
+    assert target.read_text() == "{}"
+
+
+def test_prune_removes_only_generated_orphans_and_only_when_asked(tmp_path):
+    sol, out = tmp_path / "solutions", tmp_path / "notebooks"
+    sol.mkdir()
+    nbformat.write(_solution_nb(), sol / "01_demo.ipynb")
+    nbformat.write(_solution_nb(), sol / "02_gone.ipynb")
+    build_notebooks(sol, out)
+    (sol / "02_gone.ipynb").unlink()
+    copy = out / "01_demo-Copy1.ipynb"  # Jupyter's duplicate: same content, same marker
+    copy.write_bytes((out / "01_demo.ipynb").read_bytes())
+    mine = out / "scratch.ipynb"
+    nbformat.write(_solution_nb(), mine)
+    reports = _statuses(build_notebooks(sol, out))
+    assert reports == {"01_demo.ipynb": "up to date", "02_gone.ipynb": "orphan"}
+    assert (out / "02_gone.ipynb").exists(), "no deletion without prune"
+    assert _statuses(build_notebooks(sol, out, prune=True, check=True))["02_gone.ipynb"] == "orphan"
+    assert (out / "02_gone.ipynb").exists(), "check deletes nothing"
+    reports = _statuses(build_notebooks(sol, out, prune=True))
+    assert reports == {"01_demo.ipynb": "up to date", "02_gone.ipynb": "removed"}
+    assert not (out / "02_gone.ipynb").exists()
+    assert copy.exists() and mine.exists()
+
+
+def test_malformed_solution_writes_nothing_and_names_notebook_and_cell(tmp_path):
+    sol, out = tmp_path / "solutions", tmp_path / "notebooks"
+    sol.mkdir()
+    nbformat.write(_solution_nb(), sol / "01_good.ipynb")
+    bad = _solution_nb()
+    bad.cells.append(nbformat.v4.new_code_cell("def f():\n    # BEGIN SOLUTION\n    return 1\n"))
+    nbformat.write(bad, sol / "02_bad.ipynb")
+    with pytest.raises(AuthoringError, match=r"02_bad\.ipynb: cell 2, line 2: .*never closed"):
+        build_notebooks(sol, out)
+    assert not out.exists(), "a malformed solution must stop the build before any write"
+    (sol / "02_bad.ipynb").write_text("not json", encoding="utf-8")
+    with pytest.raises(AuthoringError, match=r"02_bad\.ipynb: not a readable notebook"):
+        build_notebooks(sol, out)
+    assert not out.exists()
 
 
 def test_student_notebooks_are_exactly_what_build_produces():
     reports = build_notebooks(REPO / "solutions", REPO / "notebooks", check=True)
-    stale = [r.student.name for r in reports if r.changed]
+    stale = [r.student.name for r in reports if r.status != "up to date"]
     assert not stale, f"notebooks/ is out of date, run `artiphys build`: {stale}"
 
 

@@ -55,7 +55,7 @@ def test_network_input_matches_torchvision_transforms(images):
 def test_features_equal_the_network_slices_and_skip_the_classifier(alexnet, images):
     counter = _Counter(alexnet.classifier)
     layers = {"conv1": ALEXNET_LAYERS["conv1"], "conv3": ALEXNET_LAYERS["conv3"]}
-    feats = extract_features(alexnet, images, layers, input_size=96, batch_size=3, progress=False)
+    feats = extract_features(alexnet, images, layers, image_shape=96, batch_size=3, progress=False)
     assert counter.calls == 0  # truncated after conv3: nothing later runs
     x = to_network_input(images, 96)
     with torch.no_grad():
@@ -67,9 +67,9 @@ def test_features_equal_the_network_slices_and_skip_the_classifier(alexnet, imag
 
 
 def test_pooling_is_adaptive_average_pooling(alexnet, images):
-    full = extract_features(alexnet, images, ["features.1"], input_size=96, progress=False)
+    full = extract_features(alexnet, images, ["features.1"], image_shape=96, progress=False)
     pooled = extract_features(
-        alexnet, images, ["features.1", "features.7"], input_size=96, pool=6, progress=False
+        alexnet, images, ["features.1", "features.7"], image_shape=96, pool=6, progress=False
     )
     expected = nn.functional.adaptive_avg_pool2d(torch.from_numpy(full["features.1"]), 6)
     assert full["features.1"].shape == (7, 64, 23, 23)
@@ -97,7 +97,7 @@ def test_extractor_caches_in_memory_and_on_disk_only_where_asked(
 ):
     monkeypatch.chdir(tmp_path)
     counter = _Counter(alexnet.features[0])
-    extractor = FeatureExtractor(alexnet, ALEXNET_LAYERS, input_size=72, pool=3)
+    extractor = FeatureExtractor(alexnet, ALEXNET_LAYERS, image_shape=72, pool=3)
     first = extractor(images, progress=False)
     calls = counter.calls
     assert calls >= 1
@@ -107,12 +107,12 @@ def test_extractor_caches_in_memory_and_on_disk_only_where_asked(
     changed = extractor(images[:4], progress=False)  # other images: computed
     assert counter.calls > calls and changed["conv5"].shape[0] == 4
 
-    disk = FeatureExtractor(alexnet, ALEXNET_LAYERS, input_size=72, pool=3, cache_dir="feats")
+    disk = FeatureExtractor(alexnet, ALEXNET_LAYERS, image_shape=72, pool=3, cache_dir="feats")
     stored = disk(images, progress=False)
     files = list((tmp_path / "feats").glob("*.npz"))
     assert len(files) == 1
     calls = counter.calls
-    reloaded = FeatureExtractor(alexnet, ALEXNET_LAYERS, input_size=72, pool=3, cache_dir="feats")
+    reloaded = FeatureExtractor(alexnet, ALEXNET_LAYERS, image_shape=72, pool=3, cache_dir="feats")
     from_disk = reloaded(images, progress=False)
     assert counter.calls == calls
     for label in ALEXNET_LAYERS:

@@ -240,7 +240,7 @@ def hierarchy_grid():
     layers = {k: ALEXNET_LAYERS[k] for k in ("conv1", "conv2", "conv3")}
     features = {
         name: extract_features(
-            net, hier.images, layers, input_size=(72, 128), pool=(6, 8), progress=False
+            net, hier.images, layers, image_shape=(72, 128), pool=(6, 8), progress=False
         )
         for name, net in nets.items()
     }

@@ -16,7 +16,7 @@ def test_ci_runs_the_readme_test_command_verbatim():
 
 
 def test_readme_main_job_command():
-    assert "python -m pip install -e . && artiphys run" in README
+    assert 'python -m pip install -e ".[course]" && artiphys run' in README
 
 
 def test_notebook_table_lists_every_solution_and_links_exist():

@@ -84,8 +84,10 @@ def test_bad_parameters_raise_clear_errors():
         bar_coverage(10, 0.0, length=-1.0, width=1.0)
     with pytest.raises(ValueError, match=r"\(row, col\)"):
         bar_coverage(10, 0.0, 5.0, 1.0, center=(1.0, 2.0, 3.0))
-    with pytest.raises(ValueError, match="size"):
+    with pytest.raises(ValueError, match=r"image_shape must be an int \(square\) or \(height"):
         make_bars((10, 10, 3), 0.0, 5.0, 1.0)
+    with pytest.raises(ValueError, match="image_shape must be positive"):
+        make_gratings((0, 10), 0.0, 0.1)
 
 
 def test_grating_matches_the_formula_and_is_constant_along_its_orientation():
@@ -154,6 +156,7 @@ def test_bar_set_grid_and_drawing():
 
 def test_bar_set_around_an_off_centre_rf():
     bars = make_bar_set((36, 64), rf_size=12, rf_center=(10.0, 40.0), n_positions=5)
+    assert bars.image_shape == (36, 64)
     np.testing.assert_allclose(bars.center.mean(0), [10.0, 40.0], atol=1e-4)
     assert bars.rf_center == (10.0, 40.0)
     wide = make_bar_set((36, 64), rf_size=36, n_positions=(5, 9), position_extent=(1.0, 2.0))

@@ -1,7 +1,9 @@
 """Figures for every topic, one module each (``plotting.barmap``, ``plotting.encoding``, ...).
 
-Each function returns a matplotlib ``Figure`` and teaches one thing: titles, axis labels with
-units and colour bars included. Everything is re-exported here.
+Each function teaches one thing (titles, axis labels with units and colour bars included), takes
+``ax=None`` (one-panel plots) or ``axes=None`` (multi-panel figures) to draw into the caller's
+axes instead of a new figure, and returns the matplotlib ``Figure``. Everything is re-exported
+here.
 """
 
 from artiphys_course.plotting.barmap import (

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from artiphys_course.data.static import Batch, Normalizer, StaticDataset, test_repeats
+from artiphys_course.plotting._axes import axes_grid
 
 __all__ = ["plot_batch", "plot_test_repeats"]
 
@@ -25,6 +27,7 @@ def plot_batch(
     n_images: int = 8,
     n_neurons: int = 40,
     figsize: tuple[float, float] | None = None,
+    axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
     """The first images of a batch above the responses they evoked.
 
@@ -40,11 +43,15 @@ def plot_batch(
     n_neurons : int
         How many neurons (the first ones) the response panel shows.
     figsize : (float, float), optional
+        Size of a new figure.
+    axes : array-like of Axes, optional
+        ``min(n_images, B) + 1`` axes to draw into: one per image, then the heat map
+        (default: a new figure with the images in a row above the heat map).
 
     Returns
     -------
     matplotlib.figure.Figure
-        Row of image axes above one response heat map (trials x neurons) with a colour bar.
+        Image axes above one response heat map (trials x neurons) with a colour bar.
     """
     images, responses = _numpy(batch[0]), _numpy(batch[1])
     if normalizer is not None:
@@ -56,18 +63,22 @@ def plot_batch(
     if n < 1:
         raise ValueError("The batch is empty.")
     responses = responses[:n, :n_neurons]
-    fig = plt.figure(figsize=figsize or (1.4 * n + 1.5, 4.2), layout="constrained")
-    grid = fig.add_gridspec(2, n, height_ratios=[1, 1.3])
+    if axes is None:
+        fig = plt.figure(figsize=figsize or (1.4 * n + 1.5, 4.2), layout="constrained")
+        grid = fig.add_gridspec(2, n, height_ratios=[1, 1.3])
+        panels = [fig.add_subplot(grid[0, i]) for i in range(n)] + [fig.add_subplot(grid[1, :])]
+    else:
+        fig, given = axes_grid(axes, 1, n + 1, (0.0, 0.0))
+        panels = list(given[0])
     low, high = float(images[:n, 0].min()), float(images[:n, 0].max())
     unit = "grey level" if normalizer is not None else "image value"
-    for i in range(n):
-        ax = fig.add_subplot(grid[0, i])
+    for i, ax in enumerate(panels[:n]):
         shown = ax.imshow(images[i, 0], cmap="gray", vmin=low, vmax=high)
         ax.set_title(f"trial {i}", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(shown, ax=fig.axes, shrink=0.8, label=unit)
-    ax = fig.add_subplot(grid[1, :])
+    fig.colorbar(shown, ax=panels[:n], shrink=0.8, label=unit)
+    ax = panels[n]
     heat = ax.imshow(responses.T, aspect="auto", cmap="magma", interpolation="nearest")
     ax.set_xlabel("trial in batch")
     ax.set_ylabel("neuron")
@@ -83,6 +94,7 @@ def plot_test_repeats(
     neurons: Sequence[int] = (0, 1, 2),
     n_images: int = 25,
     figsize: tuple[float, float] | None = None,
+    axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
     """Single-trial responses to repeated test images: signal (the mean) versus noise (the spread).
 
@@ -99,6 +111,9 @@ def plot_test_repeats(
     n_images : int
         Test images shown (evenly spaced through the sorted order).
     figsize : (float, float), optional
+        Size of a new figure.
+    axes : array-like of Axes, optional
+        One axes per neuron to draw into (default: a new figure, one row).
 
     Returns
     -------
@@ -108,10 +123,8 @@ def plot_test_repeats(
     for neuron in neurons:
         if not 0 <= neuron < dataset.n_neurons:
             raise IndexError(f"neuron {neuron} out of range: the data set has {dataset.n_neurons}.")
-    fig, axes = plt.subplots(
-        1, len(neurons), figsize=figsize or (3.2 * len(neurons), 3.0), layout="constrained"
-    )
-    axes = np.atleast_1d(axes)
+    fig, grid = axes_grid(axes, 1, len(neurons), figsize or (3.2 * len(neurons), 3.0))
+    axes = grid[0]
     for ax, neuron in zip(axes, neurons, strict=True):
         means = np.array([g[:, neuron].mean() for g in grouped])
         order = np.argsort(means)

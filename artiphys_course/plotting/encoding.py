@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from artiphys_course.plotting._axes import axes_grid, single_axes
 
 __all__ = [
     "plot_correlation_histograms",
@@ -36,6 +38,7 @@ def plot_correlation_histograms(
     title: str | None = None,
     bins: int = 30,
     figsize: tuple[float, float] = (6.0, 3.5),
+    ax: Axes | None = None,
 ) -> Figure:
     """Histograms of per-neuron correlations of several models (and the noise ceiling).
 
@@ -51,6 +54,9 @@ def plot_correlation_histograms(
         Axis label and title (default title names the statistic).
     bins : int
     figsize : (float, float)
+        Size of a new figure.
+    ax : Axes, optional
+        Where to draw (default: a new figure).
 
     Returns
     -------
@@ -61,7 +67,7 @@ def plot_correlation_histograms(
     if statistic not in summaries:
         raise ValueError(f"statistic must be 'mean' or 'median', got {statistic!r}")
     summary = summaries[statistic]
-    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    fig, ax = single_axes(ax, figsize)
     values = [_numpy(v) for v in correlations.values()]
     if ceiling is not None:
         values.append(_numpy(ceiling))
@@ -92,14 +98,16 @@ def plot_model_comparison(
     color: np.ndarray | None = None,
     color_label: str = "",
     figsize: tuple[float, float] = (4.2, 4.0),
+    ax: Axes | None = None,
 ) -> Figure:
     """Per-neuron scatter of two models' test correlations with the identity line.
 
     Points above the diagonal are neurons the second model predicts better. ``color`` (one value
-    per neuron, e.g. ``1`` for complex cells) colours the points, with a colour bar.
+    per neuron, e.g. ``1`` for complex cells) colours the points, with a colour bar. ``ax``: where
+    to draw (default: a new ``figsize`` figure). Returns the figure.
     """
     a, b = _numpy(corr_a), _numpy(corr_b)
-    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    fig, ax = single_axes(ax, figsize)
     lo, hi = min(a.min(), b.min(), 0.0), max(a.max(), b.max(), 0.0) + 0.02
     ax.plot([lo, hi], [lo, hi], color="0.5", lw=1)
     points = ax.scatter(a, b, s=8, c=None if color is None else _numpy(color), cmap="coolwarm")
@@ -122,9 +130,13 @@ def plot_fraction_of_ceiling(
     *,
     target: float | None = None,
     figsize: tuple[float, float] = (5.0, 3.2),
+    ax: Axes | None = None,
 ) -> Figure:
-    """Bar chart: each model's mean test correlation as a fraction of the noise ceiling."""
-    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    """Bar chart: each model's mean test correlation as a fraction of the noise ceiling.
+
+    ``ax``: where to draw (default: a new ``figsize`` figure). Returns the figure.
+    """
+    fig, ax = single_axes(ax, figsize)
     names = list(fractions)
     values = [float(fractions[n]) for n in names]
     bars = ax.bar(names, values, color=[f"C{i}" for i in range(len(names))])
@@ -148,17 +160,18 @@ def plot_positions(
     *,
     max_neurons: int = 200,
     figsize: tuple[float, float] = (10.0, 3.4),
+    axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
     """Learned read-out positions against the true RF centres (pixel ``(row, col)``).
 
     Left: both on the image frame, a line from each true centre (dot) to its learned position.
-    Middle and right: learned against true row and column, with their correlation.
+    Middle and right: learned against true row and column, with their correlation. ``axes``:
+    the three axes to draw into (default: a new ``figsize`` figure). Returns the figure.
     """
     lp, tp = _numpy(learned), _numpy(true)
     h, w = image_shape[-2:]
-    fig, axes = plt.subplots(
-        1, 3, figsize=figsize, layout="constrained", gridspec_kw={"width_ratios": [1.8, 1, 1]}
-    )
+    fig, grid = axes_grid(axes, 1, 3, figsize, gridspec_kw={"width_ratios": [1.8, 1, 1]})
+    axes = grid[0]
     ax = axes[0]
     idx = np.arange(len(tp))[:max_neurons]
     for i in idx:
@@ -190,6 +203,7 @@ def plot_retinotopic_map(
     *,
     true_positions: np.ndarray | torch.Tensor | None = None,
     figsize: tuple[float, float] | None = None,
+    axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
     """Cortical position of each neuron coloured by its RF row and column (a retinotopic map).
 
@@ -200,19 +214,21 @@ def plot_retinotopic_map(
     positions : array (n, 2)
         RF positions ``(row, col)`` in pixels, e.g. predicted by a position network.
     true_positions : array (n, 2), optional
-        The true RF centres: a second row of panels for comparison.
+        The true RF centres: a first row of panels for comparison.
+    figsize : (float, float), optional
+        Size of a new figure.
+    axes : array-like of Axes, optional
+        2 axes per row (4 with ``true_positions``) to draw into (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     xy = _numpy(cortex_xy)[:, :2]
     maps = {"model": _numpy(positions)}
     if true_positions is not None:
         maps = {"truth": _numpy(true_positions), **maps}
-    fig, axes = plt.subplots(
-        len(maps),
-        2,
-        figsize=figsize or (8.0, 3.0 * len(maps)),
-        layout="constrained",
-        squeeze=False,
-    )
+    fig, axes = axes_grid(axes, len(maps), 2, figsize or (8.0, 3.0 * len(maps)))
     for row, (name, pos) in enumerate(maps.items()):
         for k, label, cmap in (
             (0, "RF row (pixels)", "viridis"),
@@ -236,11 +252,16 @@ def plot_shifts(
     *,
     max_points: int = 2000,
     figsize: tuple[float, float] = (7.0, 3.3),
+    axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
-    """Learned RF shift (from the pupil position) against the true eye shift, per axis (pixels)."""
+    """Learned RF shift (from the pupil position) against the true eye shift, per axis (pixels).
+
+    ``axes``: the row and the column axes to draw into (default: a new ``figsize`` figure).
+    Returns the figure.
+    """
     t, s = _numpy(true_shift)[:max_points], _numpy(learned_shift)[:max_points]
-    fig, axes = plt.subplots(1, 2, figsize=figsize, layout="constrained")
-    for k, (ax, name) in enumerate(zip(axes, ("row", "column"), strict=True)):
+    fig, grid = axes_grid(axes, 1, 2, figsize)
+    for k, (ax, name) in enumerate(zip(grid[0], ("row", "column"), strict=True)):
         r = np.corrcoef(t[:, k], s[:, k])[0, 1]
         ax.scatter(t[:, k], s[:, k], s=4, alpha=0.4)
         lim = (min(t[:, k].min(), s[:, k].min()), max(t[:, k].max(), s[:, k].max()))
@@ -259,21 +280,17 @@ def plot_filters(
     *,
     neurons: Sequence[int] = (0, 1, 2, 3, 4, 5),
     figsize: tuple[float, float] | None = None,
+    axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
     """Filters ``(n, H, W)`` (or ``(n, 1, H, W)``) of the same neurons from several sources.
 
     One row per source (e.g. ``{"true": dv1.filters, "LN model": ln_weights}``), one column per
-    neuron; each filter is scaled to its own maximum absolute value (red +, blue -).
+    neuron; each filter is scaled to its own maximum absolute value (red +, blue -). ``axes``:
+    sources x neurons axes to draw into (default: a new figure). Returns the figure.
     """
     rows = {k: _numpy(v).reshape(len(_numpy(v)), *_numpy(v).shape[-2:]) for k, v in filters.items()}
     n = len(neurons)
-    fig, axes = plt.subplots(
-        len(rows),
-        n,
-        figsize=figsize or (1.6 * n + 0.6, 1.2 * len(rows) + 0.4),
-        layout="constrained",
-        squeeze=False,
-    )
+    fig, axes = axes_grid(axes, len(rows), n, figsize or (1.6 * n + 0.6, 1.2 * len(rows) + 0.4))
     for r, (name, maps) in enumerate(rows.items()):
         for c, i in enumerate(neurons):
             ax = axes[r, c]

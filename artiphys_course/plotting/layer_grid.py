@@ -6,9 +6,11 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from artiphys_course.layer_grid import GridResult
+from artiphys_course.plotting._axes import axes_grid, single_axes
 
 __all__ = ["plot_layer_grid", "plot_layer_profiles"]
 
@@ -30,6 +32,7 @@ def plot_layer_grid(
     vmin: float | None = None,
     vmax: float | None = None,
     annotate: bool = True,
+    axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
     """Heat maps (layers x areas), one per network, with the best layer of each area boxed.
 
@@ -46,6 +49,8 @@ def plot_layer_grid(
         Colour limits (default: the range over the panels).
     annotate : bool
         Write the value in every cell.
+    axes : array-like of Axes, optional
+        One axes per network to draw into (default: a new figure, one row).
 
     Returns
     -------
@@ -56,12 +61,11 @@ def plot_layer_grid(
     lo = np.nanmin([np.nanmin(m) for m in mats]) if vmin is None else vmin
     hi = np.nanmax([np.nanmax(m) for m in mats]) if vmax is None else vmax
     layers, areas = result.layers, result.areas
-    fig, axes = plt.subplots(
+    fig, axes = axes_grid(
+        axes,
         1,
         len(networks),
-        figsize=(1.5 + max(1.3 * len(areas), 2.6) * len(networks), 1.0 + 0.45 * len(layers)),
-        squeeze=False,
-        constrained_layout=True,
+        (1.5 + max(1.3 * len(areas), 2.6) * len(networks), 1.0 + 0.45 * len(layers)),
     )
     image = None
     for ax, net, m in zip(axes[0], networks, mats, strict=True):
@@ -97,22 +101,33 @@ def plot_layer_profiles(
     network: str | None = None,
     readout: str | None = None,
     normalize: bool = True,
-    ax: plt.Axes | None = None,
-) -> plt.Axes:
+    ax: Axes | None = None,
+) -> Figure:
     """One line per area: ``value`` against layer depth, peaks marked.
 
     With ``normalize=True`` each area's profile is divided by its maximum, so areas with
     different noise levels can be compared by *where* they peak.
 
+    Parameters
+    ----------
+    result : GridResult
+    value : str
+        A numeric :class:`~artiphys_course.layer_grid.GridRow` field.
+    network, readout : str, optional
+        Which network and readout (needed when the grid has several).
+    normalize : bool
+        Divide each area's profile by its maximum.
+    ax : Axes, optional
+        Where to draw (default: a new figure).
+
     Returns
     -------
-    matplotlib.axes.Axes
+    matplotlib.figure.Figure
     """
     m = result.matrix(network, value, readout)
     if normalize:
         m = m / np.nanmax(m, axis=0, keepdims=True)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 3.5), constrained_layout=True)
+    fig, ax = single_axes(ax, (5.5, 3.5))
     x = np.arange(len(result.layers))
     for j, area in enumerate(result.areas):
         (line,) = ax.plot(x, m[:, j], "o-", label=area)
@@ -125,4 +140,4 @@ def plot_layer_profiles(
     title = network or result.networks[0]
     ax.set_title(f"{title}: layer profile of each area (star = best layer)")
     ax.legend(title="area")
-    return ax
+    return fig

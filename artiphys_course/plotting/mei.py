@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from artiphys_course.mei import MEIResult
+from artiphys_course.plotting._axes import axes_grid, panel_axes, single_axes
 
 __all__ = [
     "plot_cross_activation",
@@ -52,6 +53,7 @@ def plot_image_grid(
     suptitle: str | None = None,
     colorbar_label: str | None = None,
     panel_size: float = 1.4,
+    axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
     """Show images ``(n, C, H, W)`` (or ``(n, H, W)``) as a grid.
 
@@ -77,6 +79,12 @@ def plot_image_grid(
         Figure title; label of the colour bar (shown with ``shared_scale``).
     panel_size : float
         Inches per panel (height; width follows the aspect ratio).
+    axes : array-like of Axes, optional
+        At least ``n`` axes to draw into (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     arr = _numpy(images).astype(np.float64)
     if arr.ndim == 3:
@@ -84,22 +92,12 @@ def plot_image_grid(
     if arr.ndim != 4 or len(arr) == 0:
         raise ValueError(f"images must be (n, C, H, W) or (n, H, W), got shape {arr.shape}")
     n = len(arr)
-    ncols = min(ncols, n)
-    nrows = int(np.ceil(n / ncols))
     h, w = arr.shape[-2:]
-    fig, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(panel_size * ncols * w / h + 0.6, panel_size * nrows + 0.5),
-        squeeze=False,
-        layout="constrained",
-    )
+    fig, axes = panel_axes(axes, n, ncols, (panel_size * w / h, panel_size), (0.6, 0.5))
     limit = float(np.abs(arr - center).max()) or 1.0
     shown = None
-    for k, ax in enumerate(axes.flat):
+    for k, ax in enumerate(axes):
         ax.set_axis_off()
-        if k >= n:
-            continue
         img, own = _displayable(arr[k] - center)
         if img.ndim == 3:
             ax.imshow(img)
@@ -125,11 +123,13 @@ def plot_rf_comparison(
     labels: tuple[str, str] = ("gradient RF", "true filter"),
     ncols: int = 8,
     suptitle: str | None = None,
+    axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
     """Estimated receptive fields (top row) above the true filters (bottom row), per neuron.
 
     Each panel has its own symmetric colour scale (only the pattern matters: gradient RFs are
-    defined up to scale); ``correlations`` (n,) are printed above the estimates.
+    defined up to scale); ``correlations`` (n,) are printed above the estimates. ``axes``:
+    2 x ``min(n, ncols)`` axes to draw into (default: a new figure). Returns the figure.
     """
     est, tru = _numpy(estimates), _numpy(truth)
     if est.ndim == 3:
@@ -140,9 +140,7 @@ def plot_rf_comparison(
     if len(tru) < n:
         raise ValueError(f"need as many true filters as estimates, got {len(tru)} and {len(est)}")
     h, w = est.shape[-2:]
-    fig, axes = plt.subplots(
-        2, n, figsize=(1.5 * n * w / h + 0.8, 3.4), squeeze=False, layout="constrained"
-    )
+    fig, axes = axes_grid(axes, 2, n, (1.5 * n * w / h + 0.8, 3.4))
     for k in range(n):
         for row, (arr, label) in enumerate(((est, labels[0]), (tru, labels[1]))):
             ax = axes[row, k]
@@ -167,14 +165,15 @@ def plot_mei_traces(
     relative: bool = False,
     ylabel: str = "activation (model units)",
     title: str | None = "Activation during gradient ascent",
+    ax: Axes | None = None,
 ) -> Figure:
     """Each neuron's activation per gradient step (one line per neuron; colours per run).
 
     With ``relative`` each line is divided by its final value, so runs of very different
-    activations share an axis.
+    activations share an axis. ``ax``: where to draw (default: a new figure). Returns the figure.
     """
     runs = {"": result} if isinstance(result, MEIResult) else dict(result)
-    fig, ax = plt.subplots(figsize=(6, 3.2), layout="constrained")
+    fig, ax = single_axes(ax, (6, 3.2))
     for i, (label, run) in enumerate(runs.items()):
         trace = _numpy(run.activations)[:, :max_neurons]
         if relative:
@@ -195,10 +194,14 @@ def plot_cross_activation(
     labels: Sequence[str] | None = None,
     title: str = "Cross-activation (row: neuron, column: MEI)",
     cbar_label: str = "response / response to own MEI",
+    ax: Axes | None = None,
 ) -> Figure:
-    """Heat map of neurons' responses to every MEI (``cross_activation``), with a colour bar."""
+    """Heat map of neurons' responses to every MEI (``cross_activation``), with a colour bar.
+
+    ``ax``: where to draw (default: a new figure). Returns the figure.
+    """
     m = _numpy(matrix)
-    fig, ax = plt.subplots(figsize=(4.8, 4.2), layout="constrained")
+    fig, ax = single_axes(ax, (4.8, 4.2))
     shown = ax.imshow(m, cmap="viridis", vmin=min(0.0, float(m.min())), vmax=float(m.max()))
     ax.set(xlabel="MEI of neuron", ylabel="neuron", title=title)
     if labels is not None:

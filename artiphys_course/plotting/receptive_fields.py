@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from artiphys_course.plotting._axes import single_axes
 from artiphys_course.receptive_fields import ReceptiveField
 
 __all__ = ["plot_empirical_rf", "plot_rf_growth"]
@@ -19,7 +20,7 @@ def plot_rf_growth(
     *,
     kinds: Sequence[str] = ("Conv2d",),
     ax: Axes | None = None,
-) -> Axes:
+) -> Figure:
     """RF size of successive layers for several networks (one line each, log scale).
 
     Parameters
@@ -29,9 +30,13 @@ def plot_rf_growth(
     kinds : sequence of str
         Module kinds to plot (default: convolutions only).
     ax : Axes, optional
+        Where to draw (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 3.4), layout="constrained")
+    fig, ax = single_axes(ax, (5.5, 3.4))
     for k, (label, rows) in enumerate(tables.items()):
         sizes = [r.size[0] for r in rows if r.kind in kinds]
         ax.plot(np.arange(1, len(sizes) + 1), sizes, "o-", ms=4, color=f"C{k}", label=label)
@@ -41,7 +46,7 @@ def plot_rf_growth(
     ax.set_title("receptive fields grow with depth", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
-    return ax
+    return fig
 
 
 def plot_empirical_rf(
@@ -51,7 +56,7 @@ def plot_empirical_rf(
     ax: Axes | None = None,
     title: str | None = None,
     log: bool = True,
-) -> Axes:
+) -> Figure:
     """The input gradient of a unit with the analytic RF drawn as a rectangle.
 
     Parameters
@@ -62,16 +67,20 @@ def plot_empirical_rf(
     box : (top, bottom, left, right), optional
         Analytic RF bounds (:func:`~artiphys_course.receptive_fields.rf_box`), inclusive pixels.
     ax : Axes, optional
+        Where to draw (default: a new figure).
     title : str, optional
     log : bool
         Show log10 of the gradient (deep units weight the RF centre far more than its edge).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(3.4, 3.0), layout="constrained")
+    fig, ax = single_axes(ax, (3.4, 3.0))
     g = np.asarray(gradient, dtype=np.float64)
     shown = np.where(g > 0, np.log10(np.where(g > 0, g, 1.0)), np.nan) if log else g
     im = ax.imshow(shown, cmap="viridis")
-    plt.colorbar(im, ax=ax, shrink=0.8, label="log10 |gradient|" if log else "|gradient|")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="log10 |gradient|" if log else "|gradient|")
     if box is not None:
         top, bottom, left, right = box
         ax.add_patch(
@@ -89,4 +98,4 @@ def plot_empirical_rf(
     ax.set_xlabel("column (pixels)")
     ax.set_ylabel("row (pixels)")
     ax.set_title(title or "gradient of the centre unit", fontsize=9)
-    return ax
+    return fig

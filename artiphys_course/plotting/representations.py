@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from artiphys_course.decoding import DecoderResult
+from artiphys_course.plotting._axes import axes_grid, panel_axes, single_axes
 from artiphys_course.rsa import RSAResult
 from artiphys_course.tuning import TuningCurves, VonMisesFit, sort_by_preference, von_mises_tuning
 
@@ -33,12 +33,6 @@ __all__ = [
 ORIENTATION_CMAP = "twilight"
 
 
-def _axes(ax: Axes | None, figsize: tuple[float, float] = (4.5, 3.5)) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return ax
-
-
 def plot_tuning_curves(
     curves: TuningCurves,
     units: Sequence[int] | None = None,
@@ -49,7 +43,7 @@ def plot_tuning_curves(
     xlabel: str = "stimulus orientation (deg)",
     ylabel: str = "response",
     title: str | None = "Tuning curves",
-) -> Axes:
+) -> Figure:
     """Mean response (+- s.e.m. band) against orientation for a few units, with optional fits.
 
     Parameters
@@ -59,10 +53,16 @@ def plot_tuning_curves(
         Columns to draw (default: the first 5).
     fit : VonMisesFit, optional
         Fitted von Mises curves of *all* units, drawn dashed for the selected ones.
+    ax : Axes, optional
+        Where to draw (default: a new figure).
     labels : sequence of str, optional
         Legend entries (default ``"unit i"``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
-    ax = _axes(ax)
+    fig, ax = single_axes(ax, (4.5, 3.5))
     units = list(range(min(5, curves.n_units))) if units is None else list(units)
     bad = [u for u in units if not 0 <= u < curves.n_units]
     if bad:
@@ -92,7 +92,7 @@ def plot_tuning_curves(
             ax.plot(fine, y, "--", color=line.get_color(), lw=1)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend(fontsize="small", frameon=False)
-    return ax
+    return fig
 
 
 def plot_population_heatmap(
@@ -104,20 +104,21 @@ def plot_population_heatmap(
     max_units: int = 2000,
     cbar_label: str = "response (z-score)",
     title: str | None = "Population response, sorted",
-) -> Axes:
+) -> Figure:
     """Stimuli (rows, by orientation) x units (columns, by preferred orientation) heat map.
 
     A diagonal band means each orientation drives its own group of neurons. At most ``max_units``
-    evenly spaced (in preference order) units are drawn.
+    evenly spaced (in preference order) units are drawn. ``ax``: where to draw (default: a new
+    figure). Returns the figure.
     """
-    ax = _axes(ax, (5.5, 4))
+    fig, ax = single_axes(ax, (5.5, 4))
     resp, theta, pref = sort_by_preference(responses, orientation_deg, preferred_deg)
     if resp.shape[1] > max_units:
         keep = np.linspace(0, resp.shape[1] - 1, max_units).round().astype(int)
         resp, pref = resp[:, keep], pref[keep]
     lim = float(np.percentile(np.abs(resp), 99)) or 1.0
     im = ax.imshow(resp, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-    ax.figure.colorbar(im, ax=ax, label=cbar_label)
+    fig.colorbar(im, ax=ax, label=cbar_label)
     rows = np.linspace(0, len(theta) - 1, 5).round().astype(int)
     cols = np.linspace(0, len(pref) - 1, 5).round().astype(int)
     ax.set_yticks(rows, [f"{theta[i]:.0f}" for i in rows])
@@ -127,12 +128,21 @@ def plot_population_heatmap(
         ylabel="stimulus orientation (deg)",
         title=title,
     )
-    return ax
+    return fig
 
 
-def plot_decoder(result: DecoderResult, *, title: str | None = None) -> Figure:
-    """Two panels: loss per epoch (train, test) and decoded vs true test orientation."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained")
+def plot_decoder(
+    result: DecoderResult,
+    *,
+    title: str | None = None,
+    axes: Sequence[Axes] | np.ndarray | None = None,
+) -> Figure:
+    """Two panels: loss per epoch (train, test) and decoded vs true test orientation.
+
+    ``axes``: the two axes to draw into (default: a new figure). Returns the figure.
+    """
+    fig, grid = axes_grid(axes, 1, 2, (9, 3.5))
+    a, b = grid[0]
     epochs = np.arange(1, len(result.train_loss) + 1)
     a.plot(epochs, result.train_loss, label="train")
     a.plot(epochs, result.test_loss, label="test")
@@ -166,12 +176,15 @@ def plot_rdm(
     title: str | None = "RDM",
     cbar_label: str = "dissimilarity (1 - r)",
     colorbar: bool = True,
-) -> Axes:
-    """Show an RDM as an image; ticks give the stimulus orientation when ``orientation_deg``."""
-    ax = _axes(ax, (4, 3.5))
+) -> Figure:
+    """Show an RDM as an image; ticks give the stimulus orientation when ``orientation_deg``.
+
+    ``ax``: where to draw (default: a new figure). Returns the figure.
+    """
+    fig, ax = single_axes(ax, (4, 3.5))
     im = ax.imshow(rdm_matrix, cmap="viridis", interpolation="nearest")
     if colorbar:
-        ax.figure.colorbar(im, ax=ax, label=cbar_label, shrink=0.8)
+        fig.colorbar(im, ax=ax, label=cbar_label, shrink=0.8)
     if orientation_deg is not None:
         idx = np.linspace(0, len(orientation_deg) - 1, 5).round().astype(int)
         labels = [f"{orientation_deg[i]:.0f}" for i in idx]
@@ -181,7 +194,7 @@ def plot_rdm(
     else:
         ax.set(xlabel="stimulus", ylabel="stimulus")
     ax.set_title(title)
-    return ax
+    return fig
 
 
 def plot_rdms(
@@ -190,18 +203,20 @@ def plot_rdms(
     *,
     ncols: int = 4,
     cbar_label: str = "dissimilarity (1 - r)",
+    axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
-    """A grid of RDMs, one panel per entry of ``rdms`` (name -> matrix), each with a colour bar."""
+    """A grid of RDMs, one panel per entry of ``rdms`` (name -> matrix), each with a colour bar.
+
+    ``axes``: at least ``len(rdms)`` axes to draw into (default: a new figure, ``ncols`` panels
+    per row). Returns the figure.
+    """
     n = len(rdms)
     if n == 0:
         raise ValueError("rdms is empty")
     ncols = min(ncols, n)
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(3.3 * ncols, 3.0 * nrows), layout="constrained", squeeze=False
-    )
+    fig, axes = panel_axes(axes, n, ncols, (3.3, 3.0))
     for k, (name, r) in enumerate(rdms.items()):
-        ax = axes.flat[k]
+        ax = axes[k]
         last_in_row = k % ncols == ncols - 1 or k == n - 1
         plot_rdm(
             r, orientation_deg, ax=ax, title=name, cbar_label=cbar_label if last_in_row else ""
@@ -210,8 +225,6 @@ def plot_rdms(
             ax.set_ylabel("")
         if k + ncols < n:
             ax.set_xlabel("")
-    for ax in axes.flat[n:]:
-        ax.axis("off")
     return fig
 
 
@@ -222,12 +235,13 @@ def plot_rsa(
     reference: str = "V1",
     title: str | None = None,
     colors: Sequence[str] | str = "tab:blue",
-) -> Axes:
+) -> Figure:
     """Bar chart of RDM similarities with bootstrap confidence intervals (one bar per entry).
 
-    ``colors`` is one Matplotlib colour or one per entry (e.g. to set controls apart).
+    ``colors`` is one Matplotlib colour or one per entry (e.g. to set controls apart). ``ax``:
+    where to draw (default: a new figure). Returns the figure.
     """
-    ax = _axes(ax, (5, 3.5))
+    fig, ax = single_axes(ax, (5, 3.5))
     names = list(results)
     if not names:
         raise ValueError("results is empty")
@@ -244,7 +258,7 @@ def plot_rsa(
         ylabel=f"{first.method.capitalize()} correlation with {reference} RDM",
         title=title or f"RSA ({first.confidence:.0%} bootstrap CI over stimuli)",
     )
-    return ax
+    return fig
 
 
 def plot_embedding(
@@ -256,8 +270,11 @@ def plot_embedding(
     axis_label: str = "component",
     period: float = 180.0,
     colorbar: bool = True,
-) -> Axes:
-    """Scatter of 2-D coordinates coloured by stimulus orientation (cyclic colour map)."""
+) -> Figure:
+    """Scatter of 2-D coordinates coloured by stimulus orientation (cyclic colour map).
+
+    ``ax``: where to draw (default: a new figure). Returns the figure.
+    """
     coordinates = np.asarray(coordinates)
     orientation_deg = np.asarray(orientation_deg)
     if coordinates.ndim != 2 or coordinates.shape[1] < 2:
@@ -266,7 +283,7 @@ def plot_embedding(
         raise ValueError(
             f"orientation_deg has {len(orientation_deg)} entries for {len(coordinates)} points"
         )
-    ax = _axes(ax, (4.2, 3.5))
+    fig, ax = single_axes(ax, (4.2, 3.5))
     lower = -period / 2 if np.any(orientation_deg < 0) else 0.0
     sc = ax.scatter(
         coordinates[:, 0],
@@ -278,9 +295,9 @@ def plot_embedding(
         s=14,
     )
     if colorbar:
-        ax.figure.colorbar(sc, ax=ax, label="stimulus orientation (deg)")
+        fig.colorbar(sc, ax=ax, label="stimulus orientation (deg)")
     ax.set(xlabel=f"{axis_label} 1", ylabel=f"{axis_label} 2", title=title)
-    return ax
+    return fig
 
 
 def plot_conv_filters(
@@ -288,10 +305,12 @@ def plot_conv_filters(
     *,
     titles: Sequence[str] | None = None,
     suptitle: str | None = "Convolution filters",
+    axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
     """Show grey filters ``(n_filters, 1, k, k)`` (or ``(n, k, k)``) side by side, one shared scale.
 
     Red is positive (the filter prefers light there), blue negative; the colour bar gives weights.
+    ``axes``: one axes per filter to draw into (default: a new figure). Returns the figure.
     """
     w = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights)
     if w.ndim == 4:
@@ -302,9 +321,7 @@ def plot_conv_filters(
         raise ValueError(f"expected filters of shape (n, 1, k, k) or (n, k, k), got {w.shape}")
     n = len(w)
     lim = float(np.abs(w).max()) or 1.0
-    fig, axes = plt.subplots(
-        1, n, figsize=(1.3 * n + 0.8, 1.8), layout="constrained", squeeze=False
-    )
+    fig, axes = axes_grid(axes, 1, n, (1.3 * n + 0.8, 1.8))
     for i, ax in enumerate(axes[0]):
         im = ax.imshow(w[i], cmap="RdBu_r", vmin=-lim, vmax=lim)
         ax.set_xticks([])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from artiphys_course.plotting._axes import axes_grid, panel_axes, single_axes
 from artiphys_course.simulate import DigitalV1, NeuronParams
 
 __all__ = [
@@ -21,7 +22,12 @@ __all__ = [
 
 
 def plot_example_images(
-    images: np.ndarray, *, n: int = 12, ncols: int = 6, title: str | None = None
+    images: np.ndarray,
+    *,
+    n: int = 12,
+    ncols: int = 6,
+    title: str | None = None,
+    axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
     """A grid of grey images on the common 0..255 scale.
 
@@ -32,6 +38,8 @@ def plot_example_images(
     n, ncols : int
         How many images (the first ``n``) and columns.
     title : str, optional
+    axes : array-like of Axes, optional
+        At least ``n`` axes to draw into (default: a new figure).
 
     Returns
     -------
@@ -41,19 +49,11 @@ def plot_example_images(
     if images.ndim != 4 or images.shape[1] != 1:
         raise ValueError(f"images must be (N, 1, H, W); got shape {images.shape}")
     n = min(n, len(images))
-    nrows = int(np.ceil(n / ncols))
     h, w = images.shape[2:]
-    fig, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(1.9 * ncols * w / 64 + 1, 1.15 * nrows * h / 36 + 0.6),
-        layout="constrained",
-        squeeze=False,
-    )
-    for i, ax in enumerate(axes.flat):
+    fig, axes = panel_axes(axes, n, ncols, (1.9 * w / 64, 1.15 * h / 36), (1.0, 0.6))
+    for i, ax in enumerate(axes):
         ax.set_axis_off()
-        if i < n:
-            shown = ax.imshow(images[i, 0], cmap="gray", vmin=0, vmax=255)
+        shown = ax.imshow(images[i, 0], cmap="gray", vmin=0, vmax=255)
     fig.colorbar(shown, ax=axes, shrink=0.8, label="grey level")
     fig.suptitle(title or f"{n} example images ({h} x {w} pixels)")
     return fig
@@ -65,6 +65,7 @@ def plot_true_filters(
     *,
     index: Sequence[int] | None = None,
     ncols: int = 8,
+    axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
     """The true linear filters of some neurons, each on its own symmetric colour scale.
 
@@ -77,6 +78,8 @@ def plot_true_filters(
     index : sequence of int, optional
         Neurons to show (default the first 16).
     ncols : int
+    axes : array-like of Axes, optional
+        At least ``len(index)`` axes to draw into (default: a new figure).
 
     Returns
     -------
@@ -87,17 +90,9 @@ def plot_true_filters(
     for i in index:
         if not 0 <= i < len(filters):
             raise IndexError(f"neuron {i} out of range: there are {len(filters)} filters")
-    nrows = int(np.ceil(len(index) / ncols))
-    fig, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(1.9 * ncols, 1.3 * nrows + 0.5),
-        layout="constrained",
-        squeeze=False,
-    )
-    for ax in axes.flat:
+    fig, axes = panel_axes(axes, len(index), ncols, (1.9, 1.3), (0.0, 0.5))
+    for ax, i in zip(axes, index, strict=True):
         ax.set_axis_off()
-    for ax, i in zip(axes.flat, index, strict=False):
         limit = np.abs(filters[i]).max() or 1.0
         shown = ax.imshow(filters[i], cmap="RdBu_r", vmin=-limit, vmax=limit)
         label = f"#{i}"
@@ -112,17 +107,19 @@ def plot_true_filters(
     return fig
 
 
-def plot_retinotopy(dv1: DigitalV1) -> Figure:
+def plot_retinotopy(dv1: DigitalV1, *, axes: Sequence[Axes] | np.ndarray | None = None) -> Figure:
     """Retinotopy: cortical position coloured by RF centre, and RF centres on the screen.
 
     Three panels: neurons at their cortical ``(x, y)`` (micrometres) coloured by RF column
     (azimuth) and by RF row (elevation); RF centres in the image coloured by cortical ``x``.
-    Smooth colour gradients across cortex are the retinotopic map.
+    Smooth colour gradients across cortex are the retinotopic map. ``axes``: the three axes to
+    draw into (default: a new figure). Returns the figure.
     """
     xy = dv1.cell_motor_coordinates[:, :2]
     rf = dv1.neurons.rf_center
     h, w = dv1.image_shape
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4), layout="constrained")
+    fig, grid = axes_grid(axes, 1, 3, (13, 3.4))
+    axes = grid[0]
     for ax, k, name in (
         (axes[0], 1, "RF column (azimuth), px"),
         (axes[1], 0, "RF row (elevation), px"),
@@ -146,7 +143,11 @@ def plot_retinotopy(dv1: DigitalV1) -> Figure:
 
 
 def plot_mean_variance(
-    responses_by_image: np.ndarray, *, gain_cv: float | None = None, max_points: int = 5000
+    responses_by_image: np.ndarray,
+    *,
+    gain_cv: float | None = None,
+    max_points: int = 5000,
+    ax: Axes | None = None,
 ) -> Figure:
     """Variance against mean over repeats, for every (image, neuron) pair, on log axes.
 
@@ -161,6 +162,12 @@ def plot_mean_variance(
     gain_cv : float, optional
     max_points : int
         Random subset plotted (fixed seed) to keep the figure light.
+    ax : Axes, optional
+        Where to draw (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     x = np.asarray(responses_by_image, dtype=np.float64)
     if x.ndim != 3:
@@ -172,7 +179,7 @@ def plot_mean_variance(
     if len(mean) > max_points:
         pick = np.random.default_rng(0).choice(len(mean), max_points, replace=False)
         mean, var = mean[pick], var[pick]
-    fig, ax = plt.subplots(figsize=(4.8, 4.2), layout="constrained")
+    fig, ax = single_axes(ax, (4.8, 4.2))
     ax.scatter(mean, var, s=4, alpha=0.3, color="0.3", label="(image, neuron) pairs")
     grid = np.geomspace(mean.min(), mean.max(), 100)
     ax.plot(grid, grid, color="C0", label="Poisson: var = mean")
@@ -187,7 +194,9 @@ def plot_mean_variance(
     return fig
 
 
-def plot_noise_ceilings(ceilings: dict[str, np.ndarray], *, bins: int = 30) -> Figure:
+def plot_noise_ceilings(
+    ceilings: dict[str, np.ndarray], *, bins: int = 30, ax: Axes | None = None
+) -> Figure:
     """Overlaid outline histograms of per-neuron ceilings / correlations, medians dashed.
 
     Parameters
@@ -195,10 +204,16 @@ def plot_noise_ceilings(ceilings: dict[str, np.ndarray], *, bins: int = 30) -> F
     ceilings : dict
         ``{label: (n_neurons,) values}``, e.g. the exact ceiling and an oracle estimate.
     bins : int
+    ax : Axes, optional
+        Where to draw (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     if not ceilings:
         raise ValueError("ceilings is empty: pass {label: values}")
-    fig, ax = plt.subplots(figsize=(5.5, 3.6), layout="constrained")
+    fig, ax = single_axes(ax, (5.5, 3.6))
     edges = np.linspace(0, 1, bins + 1)
     for k, (label, values) in enumerate(ceilings.items()):
         values = np.asarray(values, dtype=float)
@@ -219,14 +234,18 @@ def plot_noise_ceilings(ceilings: dict[str, np.ndarray], *, bins: int = 30) -> F
     return fig
 
 
-def plot_eye_tracking(dv1: DigitalV1, *, max_points: int = 2000) -> Figure:
+def plot_eye_tracking(
+    dv1: DigitalV1, *, max_points: int = 2000, axes: Sequence[Axes] | np.ndarray | None = None
+) -> Figure:
     """The eye camera's pupil centre against the true RF shift, per coordinate.
 
     A straight-line relation (here an affine map plus tracking noise) is what lets a shifter
-    network learn the RF shift from the pupil position.
+    network learn the RF shift from the pupil position. ``axes``: the row and the column axes to
+    draw into (default: a new figure). Returns the figure.
     """
     n = min(max_points, dv1.n_trials)
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.3), layout="constrained")
+    fig, grid = axes_grid(axes, 1, 2, (8, 3.3))
+    axes = grid[0]
     for ax, k, name in ((axes[0], 0, "row"), (axes[1], 1, "column")):
         for j, pupil in enumerate(("row", "column")):
             ax.scatter(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from artiphys_course.plotting._axes import axes_grid
 from artiphys_course.training import TrainHistory
 
 __all__ = ["plot_training_history"]
@@ -17,6 +18,7 @@ def plot_training_history(
     history: TrainHistory | Mapping[str, TrainHistory],
     *,
     figsize: tuple[float, float] = (9.0, 3.2),
+    axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
     """Training loss and validation correlation per epoch, for one run or several side by side.
 
@@ -31,7 +33,9 @@ def plot_training_history(
         different kinds live on different scales, so with several runs the loss panel shows each
         loss relative to its first epoch.
     figsize : (float, float)
-        Figure size in inches.
+        Size (inches) of a new figure.
+    axes : pair of Axes, optional
+        The loss and the correlation axes to draw into (default: a new figure).
 
     Returns
     -------
@@ -42,7 +46,8 @@ def plot_training_history(
     if not runs:
         raise ValueError("Give at least one TrainHistory.")
     relative = len(runs) > 1 and len({h.loss for h in runs.values()}) > 1
-    fig, (ax_loss, ax_corr) = plt.subplots(1, 2, figsize=figsize, layout="constrained")
+    fig, grid = axes_grid(axes, 1, 2, figsize)
+    ax_loss, ax_corr = grid[0]
     for i, (label, h) in enumerate(runs.items()):
         color = f"C{i}"
         loss = np.asarray(h.train_loss)
