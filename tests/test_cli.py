@@ -142,3 +142,39 @@ def test_cli_build_check(tmp_path, monkeypatch):
 
 def test_notebook_run_dataclass():
     assert NotebookRun("a", "ok", 1.0).ok and not NotebookRun("a", "failed", 1.0, "x").ok
+
+
+def test_doctor_reports_a_bad_environment_instead_of_crashing(tmp_data_dir, monkeypatch, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    monkeypatch.setenv("ARTIPHYS_DEVICE", "cuda")
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "device        BROKEN" in out and "ARTIPHYS_DEVICE" in out.split("PROBLEMS:")[1]
+    monkeypatch.delenv("ARTIPHYS_DEVICE")
+    a_file = tmp_data_dir.parent / "not-a-folder"
+    a_file.write_text("x")
+    monkeypatch.setenv("ARTIPHYS_DATA_DIR", str(a_file))
+    assert main(["doctor"]) == 1
+    assert "ARTIPHYS_DATA_DIR cannot be used" in capsys.readouterr().out
+
+
+def test_doctor_says_per_network_which_weights_a_notebook_gets(tmp_data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_data_dir.parent / "torch"))
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    rows = out.split("pretrained networks")[1]
+    for network in ("alexnet", "vgg16", "resnet18"):
+        assert network in rows
+    assert "UNTRAINED" in rows  # offline, nothing cached: said loudly
+
+
+def test_fetch_from_a_folder_without_usable_copies_fails(tmp_data_dir, tmp_path, capsys):
+    empty = tmp_path / "usb"
+    empty.mkdir()
+    (empty / "alexnet_conv1-3_torchvision_imagenet.pth").write_bytes(b"not the file")
+    with pytest.warns(UserWarning):
+        assert main(["fetch", "--from", str(empty)]) == 1
+    assert "no usable copy" in capsys.readouterr().err

@@ -35,6 +35,7 @@ def _course_root(root: str | None) -> Path:
 
 
 def _doctor(_: argparse.Namespace) -> int:
+    """Versions, device, cache, data and weights; environment problems are reported, not raised."""
     problems = []
     print(f"python        {platform.python_version()} ({sys.executable})")
     try:
@@ -56,23 +57,46 @@ def _doctor(_: argparse.Namespace) -> int:
     from artiphys_course import runtime
 
     print(f"numpy         {numpy.__version__}")
-    device = runtime.get_device()
-    detail = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
-    print(f"device        {device}{detail}")
+    try:
+        device = runtime.get_device()
+        detail = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+        print(f"device        {device}{detail}")
+    except (RuntimeError, ValueError) as err:
+        print(f"device        BROKEN: {err}")
+        problems.append(f"ARTIPHYS_DEVICE: {err}")
     print(f"torch threads {torch.get_num_threads()}")
-    print(f"data dir      {runtime.data_dir()}  (ARTIPHYS_DATA_DIR)")
+    try:
+        print(f"data dir      {runtime.data_dir()}  (ARTIPHYS_DATA_DIR)")
+    except OSError as err:
+        print(f"data dir      BROKEN: {err}")
+        problems.append(
+            f"ARTIPHYS_DATA_DIR cannot be used as the cache folder ({err}): point it at a "
+            "writable folder, or unset it"
+        )
+        print("\nPROBLEMS:\n  " + "\n  ".join(problems))
+        return 1
     print(f"offline       {runtime.offline()}  (ARTIPHYS_OFFLINE)")
     from artiphys_course.data import registry
+    from artiphys_course.models import pretrained
 
+    print(f"mirror        {registry.mirror() or '-'}  (ARTIPHYS_MIRROR)")
     print("\ncached data and weights:")
     for row in registry.cache_report():
         state = "cached" if row.cached else "missing"
         summary = row.description.split(". ")[0]
         summary = summary if len(summary) <= 60 else summary[:57] + "..."
         print(f"  {row.name:<24} {state:<8} {summary}")
+    print("\npretrained networks (what a notebook gets now):")
+    for row in pretrained.weights_status():
+        weights = row.weights if row.weights == "imagenet" else row.weights.upper()
+        where = "downloads ImageNet weights on first use" if row.downloads else (row.path or "")
+        print(f"  {row.network:<10} {weights:<10} {where}")
+        if row.advice and not row.downloads:
+            print(f"             {row.advice}")
     print(
         "\nMissing files are downloaded on first use when online; offline the course uses its "
-        "simulated data and says so."
+        "simulated data and says so. UNTRAINED or PARTIAL networks make the notebooks' "
+        "statements about learned features false: `artiphys fetch` before a workshop."
     )
     if problems:
         print("\nPROBLEMS:\n  " + "\n  ".join(problems))
@@ -84,22 +108,32 @@ def _doctor(_: argparse.Namespace) -> int:
 def _fetch(args: argparse.Namespace) -> int:
     from artiphys_course import runtime
     from artiphys_course.data import registry
+    from artiphys_course.models import pretrained
 
     if args.source:
-        imported = registry.import_folder(args.source)
+        imported = {**registry.import_folder(args.source), **pretrained.import_weights(args.source)}
         for name, path in imported.items():
             print(f"imported {name:<28} {path}")
         print(f"{len(imported)} files imported into {runtime.data_dir()}")
+        if not imported:
+            print(f"artiphys: no usable copy found in {args.source}", file=sys.stderr)
+            return 1
         return 0
-    names = args.names or [name for name, f in registry.REGISTRY.items() if f.url]
-    unknown = [n for n in names if n not in registry.REGISTRY]
+    known = set(registry.REGISTRY) | set(pretrained.NETWORKS)
+    # The notebooks load AlexNet; VGG16 (528 MB) and ResNet18 are fetched when named.
+    names = args.names or [n for n in registry.REGISTRY if registry.source_urls(n)] + ["alexnet"]
+    unknown = [n for n in names if n not in known]
     if unknown:
-        print(f"unknown names {unknown}; available: {sorted(registry.REGISTRY)}", file=sys.stderr)
+        print(f"unknown names {unknown}; available: {sorted(known)}", file=sys.stderr)
         return 2
     failed = 0
     for name in names:
         try:
-            print(f"{name}: {registry.fetch(name, progress=True)}")
+            if name in pretrained.NETWORKS:
+                path = pretrained.fetch_weights([name], progress=True)[name]
+            else:
+                path = registry.fetch(name, progress=True)
+            print(f"{name}: {path}")
         except (OSError, ConnectionError) as err:
             failed += 1
             print(f"{name}: FAILED: {err}", file=sys.stderr)
