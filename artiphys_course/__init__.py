@@ -1,9 +1,10 @@
 """artiphys-course: probe artificial and biological visual neurons with the same tools.
 
 The helper package of the course. Topics, one module each: ``simulate`` (the digital V1),
-``stimuli``, ``recording``, ``receptive_fields``, ``barmap``, ``losses``, ``training``, ``metrics``,
-``gradient_rf``, ``mei``, ``tuning``, ``decoding``, ``rsa``, ``embedding``, ``features``,
-``layer_grid``, ``hierarchy``; sub-packages ``data``, ``models``, ``plotting`` and ``checks``.
+``stimuli``, ``recording``, ``receptive_fields``, ``barmap``, ``losses``, ``training``, ``ridge``,
+``metrics``, ``gradient_rf``, ``mei``, ``tuning``, ``decoding``, ``rsa``, ``embedding``,
+``features``, ``layer_grid``, ``hierarchy``; sub-packages ``data``, ``models``, ``plotting``
+and ``checks``.
 
 Their public functions are re-exported here, so ``import artiphys_course as ap`` is enough:
 ``ap.make_digital_v1()``, ``ap.bar_map(...)``, ``ap.models.trained_model("gaussian")``. Names are
@@ -83,8 +84,12 @@ _EXPORTS: dict[str, str] = {
     "weighted_bar_map": "barmap",
     "poisson_loss": "losses",
     "LOSSES": "training",
+    "TensorBatches": "training",
     "TrainHistory": "training",
+    "TrainResult": "training",
+    "fit": "training",
     "train": "training",
+    "train_tilt_cnn": "training",
     "bits_per_spike": "metrics",
     "correlation": "metrics",
     "correlation_to_average": "metrics",
@@ -139,16 +144,15 @@ _EXPORTS: dict[str, str] = {
     "FeatureExtractor": "features",
     "extract_features": "features",
     "to_network_input": "features",
+    "DEFAULT_RELATIVE_ALPHAS": "ridge",
+    "RidgeReadout": "ridge",
+    "fit_ridge": "ridge",
     "AreaData": "layer_grid",
-    "DEFAULT_RELATIVE_ALPHAS": "layer_grid",
-    "FactorizedReadout": "layer_grid",
     "GridResult": "layer_grid",
     "GridRow": "layer_grid",
-    "RidgeReadout": "layer_grid",
     "best_layers": "layer_grid",
     "evaluate_predictions": "layer_grid",
     "fit_factorized_readout": "layer_grid",
-    "fit_ridge": "layer_grid",
     "run_layer_grid": "layer_grid",
     "AREAS": "hierarchy",
     "SimulatedArea": "hierarchy",

@@ -23,14 +23,12 @@ from artiphys_course.models.encoders import (
 from artiphys_course.models.normative import (
     LAYERS,
     TiltCNN,
-    TiltHistory,
     TiltTask,
     center_surround_filter,
     initial_filters,
     make_tilt_gratings,
     make_tilt_task,
     tilt_labels,
-    train_tilt_cnn,
 )
 from artiphys_course.models.pretrained import (
     IMAGENET_MEAN,
@@ -94,7 +92,6 @@ __all__ = [
     "SimpleConvCore",
     "Stacked2dCore",
     "TiltCNN",
-    "TiltHistory",
     "TiltTask",
     "ZooInfo",
     "build_model",
@@ -120,6 +117,5 @@ __all__ = [
     "standardize",
     "supports_windowed",
     "tilt_labels",
-    "train_tilt_cnn",
     "trained_model",
 ]
