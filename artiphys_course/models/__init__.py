@@ -38,6 +38,7 @@ from artiphys_course.models.pretrained import (
     load_pretrained,
 )
 from artiphys_course.models.readouts import (
+    FactorizedReadout,
     FullyConnectedReadout,
     GaussianReadout,
     MultiReadout,
@@ -73,6 +74,7 @@ __all__ = [
     "DEFAULT_KEY",
     "DepthSeparableConv2d",
     "Encoder",
+    "FactorizedReadout",
     "FullyConnectedReadout",
     "GaussianReadout",
     "IMAGENET_MEAN",
