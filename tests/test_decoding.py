@@ -112,6 +112,12 @@ def test_clear_errors(kwargs):
         train_decoder(progress=False, max_epochs=1, **kwargs)
 
 
+@pytest.mark.parametrize("seed", [None, 1.5])
+def test_seed_must_be_an_int(population, seed):
+    with pytest.raises(TypeError):
+        train_decoder(population.resp, population.stimuli, max_epochs=1, seed=seed, progress=False)
+
+
 def test_predict_checks_shape(population):
     res = train_decoder(population.resp, population.stimuli, max_epochs=1, progress=False)
     with pytest.raises(ValueError, match="300"):

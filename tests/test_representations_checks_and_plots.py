@@ -68,9 +68,12 @@ def test_plots_draw_labelled_figures():
         plots.plot_tuning_curves(tc, [40])
     ax = plots.plot_population_heatmap(resp, theta)
     assert ax.images[0].get_array().shape == (36, 40)
-    result = train_decoder(resp, theta, epochs=2, progress=False)
+    result = train_decoder(resp, theta, max_epochs=2, progress=False)
     fig = plots.plot_decoder(result)
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 3  # training loss, validation error (twin axis), decoded vs true
+    np.testing.assert_allclose(
+        fig.axes[2].lines[0].get_ydata(), -np.array(result.history.validation_score)
+    )
     r = rdm(resp)
     ax = plots.plot_rdm(r, theta)
     assert ax.images[0].get_array().shape == (36, 36)
