@@ -184,7 +184,7 @@ class DecoderResult(TrainResult):
         The trained network (eval mode, on the training device, best validation weights).
     history : TrainHistory
         Per epoch: training loss (without penalties) and validation score, which is minus the
-        mean circular error on the validation stimuli in degrees (``score="-error (deg)"``).
+        same loss on the validation stimuli (``score="-mse"`` or ``"-cross_entropy"``).
     test_error_deg : float
         Mean absolute circular error on the test set after training, degrees.
     median_error_deg : float
@@ -235,9 +235,9 @@ def train_decoder(
     """Train an :class:`OrientationDecoder` on a seeded train / validation / test split.
 
     The decoder is trained with :func:`artiphys_course.training.fit`: Adam on the training
-    stimuli, the learning rate decaying (and training stopping) when the mean circular error on
-    the validation stimuli stops improving, the best validation weights restored. The test
-    stimuli are used only for the reported error.
+    stimuli, the learning rate decaying (and training stopping) when the loss on the validation
+    stimuli stops improving, the best validation weights restored. The test stimuli are used
+    only for the reported error.
 
     Parameters
     ----------
@@ -323,7 +323,7 @@ def train_decoder(
     x_train = torch.from_numpy(x[train_index]).to(device)
     y_train = torch.from_numpy(y[train_index]).float().to(device)
     x_validation = torch.from_numpy(x[validation_index]).to(device)
-    y_validation = y[validation_index]
+    y_validation = torch.from_numpy(y[validation_index]).float().to(device)
 
     with seeded(seed):
         decoder = OrientationDecoder(
@@ -344,9 +344,9 @@ def train_decoder(
         return model.loss(model(responses_batch), orientation_batch)
 
     def validation_score(model: OrientationDecoder) -> float:
-        decoded = model.decode(model(x_validation))
-        return -float(circular_error(decoded, y_validation, period).mean())
+        return -float(model.loss(model(x_validation), y_validation))
 
+    loss_name = "cross_entropy" if target == "classes" else "mse"
     history = fit(
         decoder,
         TensorBatches(x_train, y_train, batch_size=batch_size),
@@ -359,8 +359,8 @@ def train_decoder(
         weight_decay=weight_decay,
         seed=seed,
         progress=progress,
-        loss_name="cross_entropy" if target == "classes" else "mse",
-        score_name="-error (deg)",
+        loss_name=loss_name,
+        score_name=f"-{loss_name}",
     )
     predicted = decoder.predict(x[test_index])
     errors = circular_error(predicted, y[test_index], period)

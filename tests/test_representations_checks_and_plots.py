@@ -70,9 +70,9 @@ def test_plots_draw_labelled_figures():
     assert ax.images[0].get_array().shape == (36, 40)
     result = train_decoder(resp, theta, max_epochs=2, progress=False)
     fig = plots.plot_decoder(result)
-    assert len(fig.axes) == 3  # training loss, validation error (twin axis), decoded vs true
+    assert len(fig.axes) == 2
     np.testing.assert_allclose(
-        fig.axes[2].lines[0].get_ydata(), -np.array(result.history.validation_score)
+        fig.axes[0].lines[1].get_ydata(), -np.array(result.history.validation_score)
     )
     r = rdm(resp)
     ax = plots.plot_rdm(r, theta)

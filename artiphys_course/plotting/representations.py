@@ -131,21 +131,19 @@ def plot_population_heatmap(
 
 
 def plot_decoder(result: DecoderResult, *, title: str | None = None) -> Figure:
-    """Two panels: learning curves (training loss, validation error) and decoded vs true test
-    orientation."""
+    """Two panels: loss per epoch (train, validation) and decoded vs true test orientation."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained")
     history = result.history
-    a.plot(history.epochs, history.train_loss, color="C0")
+    a.plot(history.epochs, history.train_loss, label="train")
+    a.plot(history.epochs, -np.asarray(history.validation_score), label="validation")
+    a.plot(history.best_epoch, -history.best_validation_score, "*", ms=12, color="C1", mec="k")
     a.set(
         xlabel="epoch",
-        ylabel=f"training loss ({result.model.target} target)",
+        ylabel=f"loss ({result.model.target} target)",
         yscale="log",
         title="Learning curves (\u2605 kept)",
     )
-    a2 = a.twinx()
-    a2.plot(history.epochs, -np.asarray(history.validation_score), color="C1")
-    a2.plot(history.best_epoch, -history.best_validation_score, "*", ms=12, color="C1", mec="k")
-    a2.set_ylabel("validation error (deg)", color="C1")
+    a.legend(frameon=False)
     lo = result.model.lower
     period = result.model.period
     b.plot([lo, lo + period], [lo, lo + period], color="0.6", lw=1)
