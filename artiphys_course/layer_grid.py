@@ -503,7 +503,8 @@ def run_layer_grid(
         ``"ridge"`` (closed form, penalty by leave-one-out CV) and/or ``"factorized"``
         (gradient-trained spatial x feature readout; needs ``(N, C, H, W)`` features).
     alphas : sequence of float, optional
-        Candidate ridge penalties (default: scale-free, see :func:`fit_ridge`).
+        Candidate ridge penalties (default: scale-free, see
+        :func:`artiphys_course.ridge.fit_ridge`).
     factorized_options : mapping, optional
         Keyword arguments for :func:`fit_factorized_readout`.
     n_jobs : int

@@ -3,7 +3,7 @@
 Reports wall times for
   (a) tuning curves + preferred orientation + selectivity of 23,589 neurons x 180 stimuli;
   (b) von Mises fits of 200 neurons;
-  (c) one orientation decoder (circular target, 60 epochs) on 23,589 neurons;
+  (c) one orientation decoder (circular target, at most 60 epochs) on 23,589 neurons;
   (d) RDMs of 36 stimuli and one RSA with 1,000 bootstrap samples and 1,000 permutations;
   (e) the RSA bootstrap at 180 stimuli (why the notebook bins into 36);
   (f) training the tilt CNN (1,500 gratings, 4 epochs);
