@@ -2,8 +2,10 @@
 
 Decoding asks what a population *represents*: if a readout of the responses recovers the stimulus
 orientation to within a few degrees, the information is there (though the brain need not read it
-out that way). The decoder here is a multilayer perceptron trained with Adam on a seeded train /
-test split; its test error is the circular distance between decoded and true orientation.
+out that way). The decoder here is a multilayer perceptron trained with
+:func:`artiphys_course.training.fit` (Adam, early stopping on a validation split) on a seeded
+train / validation / test split; its test error is the circular distance between decoded and
+true orientation.
 
 Three output codes are offered, to show why the choice matters for a periodic variable:
 
@@ -25,7 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from artiphys_course.runtime import get_device, progress_bar
+from artiphys_course.runtime import get_device, seeded
+from artiphys_course.training import TensorBatches, TrainResult, fit
 from artiphys_course.tuning import orientation_difference, wrap_orientation
 
 __all__ = ["DecoderResult", "OrientationDecoder", "circular_error", "train_decoder"]
@@ -172,43 +175,39 @@ class OrientationDecoder(nn.Module):
 
 
 @dataclass
-class DecoderResult:
-    """What :func:`train_decoder` returns.
+class DecoderResult(TrainResult):
+    """What :func:`train_decoder` returns: the trained decoder, its history and its test error.
 
     Attributes
     ----------
-    decoder : OrientationDecoder
-        The trained network (eval mode, on the training device).
-    train_loss, test_loss : list of float
-        Loss per epoch (mean over training batches, without penalties; and on the test set).
+    model : OrientationDecoder
+        The trained network (eval mode, on the training device, best validation weights).
+    history : TrainHistory
+        Per epoch: training loss (without penalties) and validation score, which is minus the
+        same loss on the validation stimuli (``score="-mse"`` or ``"-cross_entropy"``).
     test_error_deg : float
         Mean absolute circular error on the test set after training, degrees.
     median_error_deg : float
         Median of the same errors.
     predicted_deg, true_deg : np.ndarray, shape (n_test,)
         Decoded and true orientations of the test stimuli.
-    train_index, test_index : np.ndarray
-        Rows of the input used for training and testing.
+    train_index, validation_index, test_index : np.ndarray
+        Rows of the input used for training, early stopping and testing.
     chance_error_deg : float
         Mean error of guessing a uniformly random orientation: ``period / 4``.
+    settings : dict
+        The training settings, for reports.
     """
 
-    decoder: OrientationDecoder
-    train_loss: list[float]
-    test_loss: list[float]
     test_error_deg: float
     median_error_deg: float
     predicted_deg: np.ndarray
     true_deg: np.ndarray
     train_index: np.ndarray
+    validation_index: np.ndarray
     test_index: np.ndarray
     chance_error_deg: float
     settings: dict = field(default_factory=dict)
-
-    @property
-    def history(self) -> dict[str, list[float]]:
-        """``{"train_loss": [...], "test_loss": [...]}`` per epoch."""
-        return {"train_loss": self.train_loss, "test_loss": self.test_loss}
 
 
 def train_decoder(
@@ -219,7 +218,9 @@ def train_decoder(
     target: Target = "circular",
     n_classes: int = 36,
     test_fraction: float = 0.2,
-    epochs: int = 50,
+    validation_fraction: float = 0.1,
+    max_epochs: int = 50,
+    patience: int = 10,
     batch_size: int = 128,
     lr: float | None = None,
     weight_decay: float = 0.0,
@@ -231,7 +232,12 @@ def train_decoder(
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> DecoderResult:
-    """Train an :class:`OrientationDecoder` on a seeded train / test split.
+    """Train an :class:`OrientationDecoder` on a seeded train / validation / test split.
+
+    The decoder is trained with :func:`artiphys_course.training.fit`: Adam on the training
+    stimuli, the learning rate decaying (and training stopping) when the loss on the validation
+    stimuli stops improving, the best validation weights restored. The test stimuli are used
+    only for the reported error.
 
     Parameters
     ----------
@@ -245,10 +251,12 @@ def train_decoder(
         Output code, see the module docstring.
     n_classes : int
         Orientation bins for ``target="classes"``.
-    test_fraction : float
-        Fraction of stimuli held out, drawn with ``seed``.
-    epochs, batch_size : int
-        Adam optimisation; batches are shuffled with a generator seeded by ``seed``.
+    test_fraction, validation_fraction : float
+        Fractions of all stimuli held out for testing and for early stopping, drawn with
+        ``seed`` (the test stimuli depend only on ``seed`` and ``test_fraction``).
+    max_epochs, patience, batch_size : int
+        Upper limit on epochs, epochs without improvement before the learning rate decays
+        (see :func:`artiphys_course.training.fit`), and stimuli per batch.
     lr : float, optional
         Adam learning rate. Adam moves every weight by roughly ``lr`` per step, so the change of
         a hidden unit's input grows with the number of neurons it reads; the default
@@ -288,12 +296,19 @@ def train_decoder(
         )
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise ValueError("responses and orientation_deg must not contain NaN or infinite values")
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+    if not 0.0 < test_fraction < 1.0 or not 0.0 < validation_fraction < 1.0:
+        raise ValueError(
+            "test_fraction and validation_fraction must lie in (0, 1), got "
+            f"{test_fraction} and {validation_fraction}"
+        )
     n = len(x)
     n_test = int(round(test_fraction * n))
-    if n_test < 1 or n - n_test < 2:
-        raise ValueError(f"{n} stimuli are too few for test_fraction={test_fraction}")
+    n_validation = max(1, int(round(validation_fraction * n)))
+    if n_test < 1 or n - n_test - n_validation < 2:
+        raise ValueError(
+            f"{n} stimuli are too few for test_fraction={test_fraction} and "
+            f"validation_fraction={validation_fraction}"
+        )
     if lower is None:
         lower = -period / 2 if np.any(y < 0) else 0.0
     y = wrap_orientation(y, period, lower)
@@ -302,15 +317,15 @@ def train_decoder(
         lr = min(3e-3, 3.0 / x.shape[1])
 
     order = np.random.default_rng(seed).permutation(n)
-    test_index, train_index = np.sort(order[:n_test]), np.sort(order[n_test:])
+    test_index = np.sort(order[:n_test])
+    validation_index = np.sort(order[n_test : n_test + n_validation])
+    train_index = np.sort(order[n_test + n_validation :])
     x_train = torch.from_numpy(x[train_index]).to(device)
     y_train = torch.from_numpy(y[train_index]).float().to(device)
-    x_test = torch.from_numpy(x[test_index]).to(device)
-    y_test = torch.from_numpy(y[test_index]).float().to(device)
+    x_validation = torch.from_numpy(x[validation_index]).to(device)
+    y_validation = torch.from_numpy(y[validation_index]).float().to(device)
 
-    fork = {"devices": [device], "device_type": device.type} if device.type != "cpu" else {}
-    with torch.random.fork_rng(**({"devices": []} | fork)):
-        torch.manual_seed(seed)
+    with seeded(seed):
         decoder = OrientationDecoder(
             x.shape[1],
             hidden,
@@ -320,48 +335,51 @@ def train_decoder(
             period=period,
             lower=lower,
         ).to(device)
-        decoder.input_mean.copy_(x_train.mean(0))
-        std = x_train.std(0)
-        decoder.input_std.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
-        optimizer = torch.optim.Adam(decoder.parameters(), lr=lr, weight_decay=weight_decay)
-        batches = torch.Generator().manual_seed(seed)
-        train_loss: list[float] = []
-        test_loss: list[float] = []
-        for _ in progress_bar(range(epochs), progress, desc="decoder"):
-            decoder.train()
-            perm = torch.randperm(len(x_train), generator=batches).to(device)
-            total = 0.0
-            for start in range(0, len(perm), batch_size):
-                idx = perm[start : start + batch_size]
-                loss = decoder.loss(decoder(x_train[idx]), y_train[idx])
-                total += float(loss.detach()) * len(idx)
-                if l1 > 0:
-                    loss = loss + l1 * decoder.first_layer.weight.abs().sum()
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            train_loss.append(total / len(perm))
-            decoder.eval()
-            with torch.no_grad():
-                test_loss.append(float(decoder.loss(decoder(x_test), y_test)))
-    decoder.eval()
-    predicted = decoder.predict(x_test)
+    decoder.input_mean.copy_(x_train.mean(0))
+    std = x_train.std(0)
+    decoder.input_std.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)))
+
+    def batch_loss(model: OrientationDecoder, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        responses_batch, orientation_batch = batch
+        return model.loss(model(responses_batch), orientation_batch)
+
+    def validation_score(model: OrientationDecoder) -> float:
+        return -float(model.loss(model(x_validation), y_validation))
+
+    loss_name = "cross_entropy" if target == "classes" else "mse"
+    history = fit(
+        decoder,
+        TensorBatches(x_train, y_train, batch_size=batch_size),
+        validation_score,
+        loss=batch_loss,
+        penalty=(lambda m: l1 * m.first_layer.weight.abs().sum()) if l1 > 0 else None,
+        lr=lr,
+        max_epochs=max_epochs,
+        patience=patience,
+        weight_decay=weight_decay,
+        seed=seed,
+        progress=progress,
+        loss_name=loss_name,
+        score_name=f"-{loss_name}",
+    )
+    predicted = decoder.predict(x[test_index])
     errors = circular_error(predicted, y[test_index], period)
     return DecoderResult(
-        decoder=decoder,
-        train_loss=train_loss,
-        test_loss=test_loss,
+        model=decoder,
+        history=history,
         test_error_deg=float(errors.mean()),
         median_error_deg=float(np.median(errors)),
         predicted_deg=predicted,
         true_deg=y[test_index],
         train_index=train_index,
+        validation_index=validation_index,
         test_index=test_index,
         chance_error_deg=period / 4,
         settings={
             "hidden": hidden,
             "target": target,
-            "epochs": epochs,
+            "max_epochs": max_epochs,
+            "patience": patience,
             "batch_size": batch_size,
             "lr": lr,
             "weight_decay": weight_decay,

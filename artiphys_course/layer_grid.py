@@ -9,13 +9,13 @@ eigendecomposition, so a whole grid takes minutes on a CPU.
 
 Pieces
 ------
-- :func:`fit_ridge` / :class:`RidgeReadout`: multi-output ridge regression, every candidate
-  penalty evaluated at once (the same estimator as scikit-learn's ``RidgeCV`` with
-  ``alpha_per_target=True``; the coefficients equal ``sklearn.linear_model.Ridge`` at the
-  chosen penalty).
-- :class:`FactorizedReadout` / :func:`fit_factorized_readout`: the spatial mask x feature weights
-  readout of Klindt et al. (2017) as used by Cadena et al. (2019), trained by gradient descent;
-  kept for comparison with ridge (see ``benchmarks/bench_layer_grid.py``).
+- The ridge readout is :func:`artiphys_course.ridge.fit_ridge` (multi-output ridge regression,
+  every candidate penalty evaluated at once by leave-one-out).
+- :func:`fit_factorized_readout`: trains the spatial mask x feature weights readout
+  (:class:`artiphys_course.models.readouts.FactorizedReadout`; Klindt et al. 2017, Cadena et al.
+  2019) with :func:`artiphys_course.training.fit`; kept for comparison with ridge (see
+  ``benchmarks/bench_layer_grid.py``). It lives here, not beside the readout, because models
+  never import :mod:`artiphys_course.training`.
 - :class:`AreaData`: the responses of one area (training trials and held-out test images).
 - :func:`run_layer_grid` -> :class:`GridResult`: networks x layers x areas, one row per cell,
   ``to_csv``, ``matrix`` for heat maps (:func:`artiphys_course.plotting.layer_grid.plot_layer_grid`)
@@ -54,335 +54,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.linalg
 import torch
-from torch import nn
 
 from artiphys_course.metrics import correlation, oracle_correlation
-from artiphys_course.runtime import get_device, progress_bar
+from artiphys_course.models.readouts import FactorizedReadout
+from artiphys_course.ridge import fit_ridge
+from artiphys_course.runtime import get_device, progress_bar, seeded
+from artiphys_course.training import TensorBatches, TrainResult, fit
 
 if TYPE_CHECKING:
     from artiphys_course.data.allen import AllenNaturalScenes
     from artiphys_course.simulate import SimulatedArea
 
 __all__ = [
-    "DEFAULT_RELATIVE_ALPHAS",
     "AreaData",
-    "FactorizedReadout",
     "GridResult",
     "GridRow",
-    "RidgeReadout",
     "best_layers",
     "evaluate_predictions",
     "fit_factorized_readout",
-    "fit_ridge",
     "run_layer_grid",
 ]
-
-#: Default candidate penalties, relative to the mean eigenvalue of the centred Gram matrix
-#: (``trace(Xc Xc^T) / rank``), so that the grid suits features of any scale.
-DEFAULT_RELATIVE_ALPHAS = np.logspace(-3, 4, 15)
-
-
-# --------------------------------------------------------------------------------------------
-# Ridge regression for all neurons and all penalties at once
-# --------------------------------------------------------------------------------------------
-@dataclass
-class RidgeReadout:
-    """A fitted multi-output ridge regression ``Y ~ X @ coef + intercept``.
-
-    Attributes
-    ----------
-    coef : np.ndarray
-        ``(n_features, n_neurons)`` weights.
-    intercept : np.ndarray
-        ``(n_neurons,)`` unpenalised offsets.
-    alpha : np.ndarray
-        ``(n_neurons,)`` the penalty chosen for each neuron (absolute units of ``X``).
-    alphas : np.ndarray
-        ``(n_alphas,)`` the candidate penalties (absolute units).
-    loo_mse : np.ndarray
-        ``(n_alphas, n_neurons)`` exact leave-one-out mean squared error of every candidate.
-    """
-
-    coef: np.ndarray
-    intercept: np.ndarray
-    alpha: np.ndarray
-    alphas: np.ndarray
-    loo_mse: np.ndarray
-
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """Predict responses ``(n_samples, n_neurons)`` from features ``(n_samples, ...)``."""
-        x = _as_matrix(features, "features")
-        if x.shape[1] != self.coef.shape[0]:
-            raise ValueError(
-                f"features have {x.shape[1]} dimensions, the readout was fitted on "
-                f"{self.coef.shape[0]}"
-            )
-        return x @ self.coef + self.intercept
-
-
-def _as_matrix(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    x = np.asarray(x)
-    if x.ndim < 2:
-        raise ValueError(f"{name} must be (n_samples, ...), 2 or more dimensions, got {x.shape}")
-    return x.reshape(len(x), -1)
-
-
-def _eigh(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return scipy.linalg.eigh(a, driver="evr", overwrite_a=True, check_finite=False)
-
-
-def fit_ridge(
-    features: np.ndarray | torch.Tensor,
-    responses: np.ndarray | torch.Tensor,
-    alphas: Sequence[float] | np.ndarray | None = None,
-    *,
-    alpha_per_neuron: bool = True,
-) -> RidgeReadout:
-    """Ridge regression for all neurons, penalty chosen by exact leave-one-out CV.
-
-    Minimises ``||Y - X W - b||^2 + alpha ||W||^2`` (intercept ``b`` not penalised). One
-    eigendecomposition of the centred Gram matrix (``n_samples x n_samples`` when there are more
-    features than samples, else the ``n_features x n_features`` covariance) gives the
-    leave-one-out residuals of every candidate penalty in closed form
-    (``e_i / (1 - h_ii)``, the hat-matrix identity), as in scikit-learn's ``RidgeCV``.
-
-    Parameters
-    ----------
-    features : array or tensor
-        ``(n_samples, ...)``; trailing dimensions are flattened.
-    responses : array or tensor
-        ``(n_samples, n_neurons)`` (or ``(n_samples,)`` for one neuron).
-    alphas : sequence of float, optional
-        Candidate penalties in the units of ``features``. Default: ``DEFAULT_RELATIVE_ALPHAS``
-        times the mean non-zero eigenvalue of the centred Gram matrix (scale-free).
-    alpha_per_neuron : bool
-        Choose the penalty for each neuron (default) or one for all (lowest mean LOO error).
-
-    Returns
-    -------
-    RidgeReadout
-    """
-    x = _as_matrix(features, "features")
-    # the O(n^2 p) Gram / covariance product runs in the features' precision (float32 features:
-    # twice as fast, plenty for a penalised fit); everything after it in float64
-    work = np.float32 if x.dtype == np.float32 else np.float64
-    y = responses.detach().cpu().numpy() if isinstance(responses, torch.Tensor) else responses
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim == 1:
-        y = y[:, None]
-    if y.ndim != 2 or len(y) != len(x):
-        raise ValueError(
-            f"responses must be (n_samples, n_neurons) with n_samples = {len(x)} (the features'), "
-            f"got {y.shape}"
-        )
-    n, p = x.shape
-    if n < 3:
-        raise ValueError(f"need at least 3 samples for leave-one-out, got {n}")
-    x_mean, y_mean = x.mean(0, dtype=np.float64), y.mean(0)
-    xc, yc = x - x_mean.astype(work), y - y_mean
-
-    dual = n <= p
-    # LAPACK's MRRR driver (evr) is several times faster here than numpy's default (evd)
-    if dual:  # Gram matrix Xc Xc^T = U diag(lam) U^T
-        lam, u = _eigh((xc @ xc.T).astype(np.float64))
-    else:  # covariance Xc^T Xc = V diag(lam) V^T, U = Xc V / sqrt(lam)
-        lam, v = _eigh((xc.T @ xc).astype(np.float64))
-    keep = lam > max(lam.max(initial=0.0), 0.0) * 1e-10
-    if not keep.any():
-        raise ValueError("features are constant across samples: nothing to regress on")
-    lam = lam[keep]
-    if dual:
-        u = u[:, keep]
-    else:
-        v = v[:, keep]
-        u = (xc @ v) / np.sqrt(lam)
-
-    if alphas is None:
-        alphas = DEFAULT_RELATIVE_ALPHAS * lam.mean()
-    alphas = np.atleast_1d(np.asarray(alphas, dtype=np.float64))
-    if alphas.ndim != 1 or np.any(alphas <= 0):
-        raise ValueError(f"alphas must be a 1-d sequence of positive numbers, got {alphas}")
-
-    uty = u.T @ yc  # (rank, n_neurons)
-    u2 = u**2
-    loo = np.empty((len(alphas), y.shape[1]))
-    for i, alpha in enumerate(alphas):
-        shrink = lam / (lam + alpha)
-        fitted = u @ (shrink[:, None] * uty)
-        leverage = 1.0 / n + u2 @ shrink  # the intercept adds 1/n to every h_ii
-        resid = (yc - fitted) / np.maximum(1.0 - leverage, 1e-12)[:, None]
-        loo[i] = np.mean(resid**2, axis=0)
-
-    if alpha_per_neuron:
-        best = np.argmin(loo, axis=0)
-    else:
-        best = np.full(y.shape[1], np.argmin(loo.mean(1)))
-    # W = Xc^T U diag(1 / (lam + alpha)) U^T Yc  (dual) = V diag(sqrt(lam) / (lam + alpha)) U^T Yc
-    scaled = np.empty_like(uty)
-    for i in np.unique(best):
-        cols = best == i
-        scaled[:, cols] = uty[:, cols] / (lam + alphas[i])[:, None]
-    if dual:
-        coef = (xc.T @ (u @ scaled).astype(work)).astype(np.float64)
-    else:
-        coef = v @ (np.sqrt(lam)[:, None] * scaled)
-    intercept = y_mean - x_mean @ coef
-    return RidgeReadout(
-        coef=coef, intercept=intercept, alpha=alphas[best], alphas=alphas, loo_mse=loo
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Factorized readout trained by gradient descent (for comparison)
-# --------------------------------------------------------------------------------------------
-class FactorizedReadout(nn.Module):
-    """Spatial mask x feature weights readout (Klindt et al. 2017; Cadena et al. 2019).
-
-    Neuron ``n`` predicts
-    ``sum_{c,y,x} features[c, y, x] * mask[n, y, x] * weights[n, c] + bias[n]``: a where (mask)
-    times a what (feature vector), far fewer parameters than a full linear readout
-    (``n * (h*w + c)`` instead of ``n * h*w*c``).
-
-    Parameters
-    ----------
-    in_shape : tuple of int
-        ``(channels, height, width)`` of the features.
-    n_neurons : int
-        Number of outputs.
-    smoothness, sparsity : float
-        Weights of the penalties in :meth:`regularizer`: a Laplacian smoothness penalty on the
-        masks and an L1 penalty on mask x weight magnitudes (group sparsity in the paper).
-    """
-
-    def __init__(
-        self,
-        in_shape: tuple[int, int, int],
-        n_neurons: int,
-        *,
-        smoothness: float = 1e-3,
-        sparsity: float = 1e-4,
-    ) -> None:
-        super().__init__()
-        if len(in_shape) != 3:
-            raise ValueError(f"in_shape must be (channels, height, width), got {in_shape}")
-        c, h, w = (int(s) for s in in_shape)
-        self.in_shape = (c, h, w)
-        self.smoothness = smoothness
-        self.sparsity = sparsity
-        self.mask = nn.Parameter(torch.full((n_neurons, h, w), 1.0 / (h * w)))
-        self.weights = nn.Parameter(torch.randn(n_neurons, c) / np.sqrt(c))
-        self.bias = nn.Parameter(torch.zeros(n_neurons))
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """``(B, C, H, W)`` features -> ``(B, n_neurons)`` predictions (linear, any sign)."""
-        if features.shape[1:] != self.in_shape:
-            raise ValueError(
-                f"features must be (B, {', '.join(map(str, self.in_shape))}), got "
-                f"{tuple(features.shape)}"
-            )
-        # what first: (B, C, S) x (N, C) -> (B, N, S), then where: sum over S with the masks
-        what = torch.einsum("bcs,nc->bns", features.flatten(2), self.weights)
-        return (what * self.mask.flatten(1)).sum(-1) + self.bias
-
-    def regularizer(self) -> torch.Tensor:
-        """Laplacian smoothness of the masks plus L1 sparsity of masks and weights."""
-        m = self.mask.unsqueeze(1)
-        kernel = torch.tensor(
-            [[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]], device=m.device
-        ).view(1, 1, 3, 3)
-        lap = nn.functional.conv2d(nn.functional.pad(m, (1, 1, 1, 1), mode="replicate"), kernel)
-        smooth = lap.pow(2).sum((1, 2, 3)).mean()
-        sparse = self.mask.abs().sum((1, 2)).mean() * self.weights.abs().sum(1).mean()
-        return self.smoothness * smooth + self.sparsity * sparse
-
-
-def fit_factorized_readout(
-    features: np.ndarray | torch.Tensor,
-    responses: np.ndarray | torch.Tensor,
-    *,
-    validation_fraction: float = 0.1,
-    lr: float = 1e-2,
-    max_epochs: int = 300,
-    patience: int = 20,
-    batch_size: int = 256,
-    smoothness: float = 1e-3,
-    sparsity: float = 1e-4,
-    seed: int = 0,
-    device: str | torch.device | None = None,
-) -> FactorizedReadout:
-    """Train a :class:`FactorizedReadout` with Adam on the mean squared error.
-
-    Features and responses are standardised with training statistics inside (the returned
-    module undoes it, so it maps raw features to raw responses). A random ``validation_fraction``
-    of the samples is held out for early stopping (``patience`` epochs without a better
-    validation correlation); the best state is restored.
-
-    Parameters
-    ----------
-    features : array or tensor
-        ``(n_samples, channels, height, width)``.
-    responses : array or tensor
-        ``(n_samples, n_neurons)``.
-
-    Returns
-    -------
-    FactorizedReadout
-        In eval mode, on ``device``.
-    """
-    device = get_device(device)
-    x = features if isinstance(features, torch.Tensor) else torch.as_tensor(np.asarray(features))
-    y = responses if isinstance(responses, torch.Tensor) else torch.as_tensor(np.asarray(responses))
-    if x.ndim != 4:
-        raise ValueError(f"features must be (n_samples, C, H, W), got {tuple(x.shape)}")
-    if y.ndim != 2 or len(y) != len(x):
-        raise ValueError(f"responses must be ({len(x)}, n_neurons), got {tuple(y.shape)}")
-    x, y = x.float(), y.float()
-    gen = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(x), generator=gen)
-    n_val = max(1, int(round(validation_fraction * len(x))))
-    val, train = order[:n_val], order[n_val:]
-    x_mean, x_std = x[train].mean(0), x[train].std(0).mean().clamp_min(1e-8)
-    y_mean, y_std = y[train].mean(0), y[train].std(0).clamp_min(1e-8)
-    xs = ((x - x_mean) / x_std).to(device)
-    ys = ((y - y_mean) / y_std).to(device)
-
-    torch.manual_seed(seed)
-    model = FactorizedReadout(
-        tuple(x.shape[1:]), y.shape[1], smoothness=smoothness, sparsity=sparsity
-    ).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    best_score, best_state, waited = -np.inf, None, 0
-    for _ in range(max_epochs):
-        model.train()
-        perm = train[torch.randperm(len(train), generator=gen)]
-        for start in range(0, len(perm), batch_size):
-            idx = perm[start : start + batch_size].to(device)
-            loss = (model(xs[idx]) - ys[idx]).pow(2).mean() + model.regularizer()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        model.eval()
-        with torch.no_grad():
-            score = float(np.mean(correlation(ys[val].cpu(), model(xs[val]).cpu())))
-        if score > best_score + 1e-4:
-            best_score, waited = score, 0
-            best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-    model.load_state_dict(best_state)
-    # fold the standardisation into the parameters: raw features -> raw responses
-    with torch.no_grad():
-        y_std_d, y_mean_d = y_std.to(device), y_mean.to(device)
-        offset = model(((torch.zeros_like(x_mean) - x_mean) / x_std).unsqueeze(0).to(device))[0]
-        model.weights.mul_((y_std_d / x_std.to(device)).unsqueeze(1))
-        model.bias.copy_(offset * y_std_d + y_mean_d)
-    return model.eval()
 
 
 # --------------------------------------------------------------------------------------------
@@ -620,6 +312,110 @@ class GridResult:
         return chosen
 
 
+def fit_factorized_readout(
+    features: np.ndarray | torch.Tensor,
+    responses: np.ndarray | torch.Tensor,
+    *,
+    validation_fraction: float = 0.1,
+    lr: float = 1e-2,
+    max_epochs: int = 300,
+    patience: int = 20,
+    batch_size: int = 256,
+    smoothness: float = 1e-3,
+    sparsity: float = 1e-4,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a :class:`~artiphys_course.models.readouts.FactorizedReadout` on the mean squared
+    error with :func:`artiphys_course.training.fit`.
+
+    Features and responses are standardised with training statistics inside (the returned
+    module undoes it, so it maps raw features to raw responses). A random ``validation_fraction``
+    of the samples is held out: training stops after ``patience`` epochs without a better mean
+    validation correlation, and the best weights are restored.
+
+    Parameters
+    ----------
+    features : array or tensor
+        ``(n_samples, channels, height, width)``.
+    responses : array or tensor
+        ``(n_samples, n_neurons)``.
+    validation_fraction : float
+        Fraction of the samples held out for early stopping, in (0, 1).
+    lr, max_epochs, patience, batch_size : float, int, int, int
+        Adam settings (see :func:`artiphys_course.training.fit`).
+    smoothness, sparsity : float
+        Penalty weights of the readout.
+    seed : int
+        Seeds the validation split, the initial weights and the batch order (the caller's
+        random state is left untouched).
+    device : str or torch.device, optional
+        Default :func:`artiphys_course.runtime.get_device`.
+    progress : bool
+        Progress bar over epochs.
+
+    Returns
+    -------
+    TrainResult
+        ``.model``: the readout (eval mode, on ``device``); ``.history``: its
+        :class:`~artiphys_course.training.TrainHistory` (``score="correlation"`` on the
+        standardised validation responses).
+    """
+    device = get_device(device)
+    x = features if isinstance(features, torch.Tensor) else torch.as_tensor(np.asarray(features))
+    y = responses if isinstance(responses, torch.Tensor) else torch.as_tensor(np.asarray(responses))
+    if x.ndim != 4:
+        raise ValueError(f"features must be (n_samples, C, H, W), got {tuple(x.shape)}")
+    if y.ndim != 2 or len(y) != len(x):
+        raise ValueError(f"responses must be ({len(x)}, n_neurons), got {tuple(y.shape)}")
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError(f"validation_fraction must lie in (0, 1), got {validation_fraction}")
+    x, y = x.float(), y.float()
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    n_val = max(1, int(round(validation_fraction * len(x))))
+    val, train = order[:n_val], order[n_val:]
+    x_mean, x_std = x[train].mean(0), x[train].std(0).mean().clamp_min(1e-8)
+    y_mean, y_std = y[train].mean(0), y[train].std(0).clamp_min(1e-8)
+    xs = ((x - x_mean) / x_std).to(device)
+    ys = ((y - y_mean) / y_std).to(device)
+
+    with seeded(seed):
+        model = FactorizedReadout(
+            tuple(x.shape[1:]), y.shape[1], smoothness=smoothness, sparsity=sparsity
+        ).to(device)
+
+    def batch_loss(m: FactorizedReadout, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        inputs, targets = batch
+        return (m(inputs) - targets).pow(2).mean()
+
+    def validation_correlation(m: FactorizedReadout) -> float:
+        return float(np.mean(correlation(ys[val].cpu(), m(xs[val]).cpu())))
+
+    history = fit(
+        model,
+        TensorBatches(xs[train], ys[train], batch_size=batch_size),
+        validation_correlation,
+        loss=batch_loss,
+        penalty=lambda m: m.regularizer(),
+        lr=lr,
+        max_epochs=max_epochs,
+        patience=patience,
+        lr_decay_steps=0,  # stop at the first plateau
+        seed=seed,
+        progress=progress,
+        loss_name="mse",
+        score_name="correlation",
+    )
+    # fold the standardisation into the parameters: raw features -> raw responses
+    with torch.no_grad():
+        y_std_d, y_mean_d = y_std.to(device), y_mean.to(device)
+        offset = model(((torch.zeros_like(x_mean) - x_mean) / x_std).unsqueeze(0).to(device))[0]
+        model.weights.mul_((y_std_d / x_std.to(device)).unsqueeze(1))
+        model.bias.copy_(offset * y_std_d + y_mean_d)
+    return TrainResult(model=model.eval(), history=history)
+
+
 def _fit_cell(
     network: str,
     layer: str,
@@ -645,7 +441,8 @@ def _fit_cell(
                 f"the factorized readout needs (N, C, H, W) features; {network}/{layer} has "
                 f"shape {feats.shape}"
             )
-        model = fit_factorized_readout(x_train, y_train, **factorized_options)
+        options = {"progress": False, **factorized_options}
+        model = fit_factorized_readout(x_train, y_train, **options).model
         dev = next(model.parameters()).device
 
         def predict(x: np.ndarray) -> np.ndarray:
@@ -706,7 +503,8 @@ def run_layer_grid(
         ``"ridge"`` (closed form, penalty by leave-one-out CV) and/or ``"factorized"``
         (gradient-trained spatial x feature readout; needs ``(N, C, H, W)`` features).
     alphas : sequence of float, optional
-        Candidate ridge penalties (default: scale-free, see :func:`fit_ridge`).
+        Candidate ridge penalties (default: scale-free, see
+        :func:`artiphys_course.ridge.fit_ridge`).
     factorized_options : mapping, optional
         Keyword arguments for :func:`fit_factorized_readout`.
     n_jobs : int

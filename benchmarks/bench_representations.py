@@ -3,7 +3,7 @@
 Reports wall times for
   (a) tuning curves + preferred orientation + selectivity of 23,589 neurons x 180 stimuli;
   (b) von Mises fits of 200 neurons;
-  (c) one orientation decoder (circular target, 60 epochs) on 23,589 neurons;
+  (c) one orientation decoder (circular target, at most 60 epochs) on 23,589 neurons;
   (d) RDMs of 36 stimuli and one RSA with 1,000 bootstrap samples and 1,000 permutations;
   (e) the RSA bootstrap at 180 stimuli (why the notebook bins into 36);
   (f) training the tilt CNN (1,500 gratings, 4 epochs);
@@ -25,6 +25,7 @@ import torch
 from artiphys_course import decoding, embedding, rsa, tuning
 from artiphys_course.data.stringer import load_stringer_orientations
 from artiphys_course.models import normative
+from artiphys_course.training import train_tilt_cnn
 
 
 def _timed(label: str, fn, rows: list) -> object:
@@ -43,7 +44,7 @@ def main() -> None:
         source="simulated", simulation={"n_neurons": 23589}, progress=False
     )
     resp, stim = data.resp, data.stimuli
-    decoding.train_decoder(resp[:, :50], stim, epochs=1, progress=False)  # warm-up (imports)
+    decoding.train_decoder(resp[:, :50], stim, max_epochs=1, progress=False)  # warm-up (imports)
     embedding.tsne(resp[:20, :10], perplexity=5)
     rows: list[tuple[str, float]] = []
 
@@ -60,8 +61,8 @@ def main() -> None:
         rows,
     )
     result = _timed(
-        "(c) decoder, 60 epochs (23,589 neurons)",
-        lambda: decoding.train_decoder(resp, stim, epochs=60, progress=False),
+        "(c) decoder, <= 60 epochs (23,589 neurons)",
+        lambda: decoding.train_decoder(resp, stim, max_epochs=60, progress=False),
         rows,
     )
     tc5 = tuning.tuning_curves(resp, stim, bin_deg=5.0)
@@ -76,7 +77,9 @@ def main() -> None:
     )
     _timed(
         "(f) tilt CNN, 1500 gratings x 4 epochs",
-        lambda: normative.train_tilt_cnn(n_train=1500, epochs=4, progress=False, device="cpu"),
+        lambda: train_tilt_cnn(
+            normative.TiltCNN(), n_train=1500, max_epochs=4, progress=False, device="cpu"
+        ),
         rows,
     )
     _timed("(g) t-SNE, 180 stimuli", lambda: embedding.tsne(resp, perplexity=20), rows)

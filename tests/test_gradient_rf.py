@@ -152,4 +152,8 @@ def test_checks_accept_correct_and_reject_wrong_solutions(capsys):
     assert check_batched_gradient_rf(batched)
     assert not check_batched_gradient_rf(lambda m, x, n: batched(m, x, n)[::-1].contiguous())
     assert not check_batched_gradient_rf(unsolved)
+    torch.manual_seed(12345)  # a state the check would not end in by chance
+    state = torch.get_rng_state()
+    check_batched_gradient_rf(batched)
+    assert torch.equal(torch.get_rng_state(), state)  # the check leaves the caller's RNG alone
     assert "not implemented yet" in capsys.readouterr().out

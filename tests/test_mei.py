@@ -351,6 +351,10 @@ def test_checks_accept_correct_and_reject_wrong_solutions():
     assert not check_gradient_ascent_step(lambda m, x, n, lr: -step(m, x, n, lr))
     assert check_cross_activation_matrix(matrix)
     assert not check_cross_activation_matrix(lambda m, x: matrix(m, x).T)
+    torch.manual_seed(12345)  # a state the check would not end in by chance
+    state = torch.get_rng_state()
+    check_gradient_ascent_step(step)
+    assert torch.equal(torch.get_rng_state(), state)  # the check leaves the caller's RNG alone
 
 
 def test_quadrature_correlation_is_phase_invariant():

@@ -18,12 +18,13 @@ def _history(loss: str, scale: float) -> TrainHistory:
     return TrainHistory(
         train_loss=list(scale * np.array([3.0, 2.0, 1.5, 1.4, 1.3])),
         regularizer=[0.0] * 5,
-        validation_correlation=[0.1, 0.2, 0.25, 0.24, 0.26],
+        validation_score=[0.1, 0.2, 0.25, 0.24, 0.26],
         lr=[1e-2, 1e-2, 1e-2, 3e-3, 3e-3],
         epoch_seconds=[1.0] * 5,
         best_epoch=5,
-        best_validation_correlation=0.26,
+        best_validation_score=0.26,
         loss=loss,
+        score="correlation",
     )
 
 
@@ -36,6 +37,7 @@ def test_single_history_plots_curves_best_epoch_and_decay():
     decays = [line for line in ax_corr.lines if line.get_linestyle() == ":"]
     assert len(decays) == 1 and decays[0].get_xdata()[0] == 3.5  # between epochs 3 and 4
     assert "poisson" in ax_loss.get_ylabel()
+    assert ax_corr.get_ylabel() == "validation correlation"
     plt.close(fig)
 
 

@@ -68,9 +68,12 @@ def test_plots_draw_labelled_figures():
         plots.plot_tuning_curves(tc, [40])
     fig = plots.plot_population_heatmap(resp, theta)
     assert fig.axes[0].images[0].get_array().shape == (36, 40)
-    result = train_decoder(resp, theta, epochs=2, progress=False)
+    result = train_decoder(resp, theta, max_epochs=2, progress=False)
     fig = plots.plot_decoder(result)
     assert len(fig.axes) == 2
+    np.testing.assert_allclose(
+        fig.axes[0].lines[1].get_ydata(), -np.array(result.history.validation_score)
+    )
     r = rdm(resp)
     fig = plots.plot_rdm(r, theta)
     assert fig.axes[0].images[0].get_array().shape == (36, 36)

@@ -1,7 +1,10 @@
-"""train(): recovers a known LN-Poisson model, stops early, restores the best state, is
-deterministic, and refuses NaN responses before training."""
+"""fit() and its wrappers: train() recovers a known LN-Poisson model, stops early, restores the
+best state, is deterministic without touching the caller's random state, and refuses NaN
+responses before training; fit() runs any model, loss and score; train_tilt_cnn() learns."""
 
 from __future__ import annotations
+
+import random
 
 import numpy as np
 import pytest
@@ -11,7 +14,8 @@ from torch.utils.data import DataLoader
 
 from artiphys_course.data.static import Batch, StaticDataset, dataloaders
 from artiphys_course.metrics import correlation, model_predictions
-from artiphys_course.training import TrainHistory, train
+from artiphys_course.models.normative import TiltCNN
+from artiphys_course.training import TensorBatches, TrainHistory, fit, train, train_tilt_cnn
 
 SHAPE = (1, 6, 6)
 N_NEURONS = 5
@@ -70,12 +74,13 @@ def test_recovers_weights_of_a_known_ln_poisson_model(ln_data):
         model.linear.bias.copy_(torch.from_numpy(np.log(data.responses.mean(0))))
     history = train(model, _loaders(data), max_epochs=12, lr=1e-2, progress=False)
     assert isinstance(history, TrainHistory)
-    assert history.n_epochs == len(history.validation_correlation) == len(history.lr)
+    assert history.loss == "poisson" and history.score == "correlation"
+    assert history.n_epochs == len(history.validation_score) == len(history.lr)
     learned = model.linear.weight.detach().numpy()
     for i in range(N_NEURONS):
         assert np.corrcoef(learned[i], weights[i])[0, 1] > 0.97
     np.testing.assert_allclose(learned, weights, atol=0.08)
-    assert history.best_validation_correlation > 0.4
+    assert history.best_validation_score > 0.4
     assert history.train_loss[-1] < history.train_loss[0]
 
 
@@ -88,13 +93,11 @@ def test_early_stopping_stops_after_patience_and_restores_best(noisy_validation)
     )
     assert history.stopped == "early_stopping"
     assert history.n_epochs == history.best_epoch + 2 < 60
-    assert history.best_validation_correlation == max(history.validation_correlation)
-    assert history.validation_correlation[-1] < history.best_validation_correlation
+    assert history.best_validation_score == max(history.validation_score)
+    assert history.validation_score[-1] < history.best_validation_score
     # the returned weights are those of the best epoch, not of the last one
     y, p = model_predictions(model, loaders["validation"])
-    assert np.mean(correlation(y, p)) == pytest.approx(
-        history.best_validation_correlation, abs=1e-6
-    )
+    assert np.mean(correlation(y, p)) == pytest.approx(history.best_validation_score, abs=1e-6)
     assert not model.training
 
 
@@ -197,7 +200,7 @@ def test_regularizer_is_added_and_shrinks_weights(ln_data):
 def test_mse_and_callable_losses(ln_data):
     data, _, _ = ln_data
     history = train(LNPoisson(), _loaders(data), loss="mse", max_epochs=2, progress=False)
-    assert history.loss == "mse" and history.best_validation_correlation > 0.2
+    assert history.loss == "mse" and history.best_validation_score > 0.2
 
     calls = []
 
@@ -222,3 +225,90 @@ def test_model_predictions_follow_loader_order_and_restore_mode(ln_data):
     assert model.training
     with pytest.raises(ValueError, match="no batches"):
         model_predictions(model, DataLoader([]))
+
+
+def test_training_leaves_the_callers_random_state_untouched(ln_data):
+    data, _, _ = ln_data
+    loaders = _loaders(data)
+
+    def draws():
+        return torch.rand(4), np.random.rand(4), random.random()  # noqa: NPY002
+
+    model = LNPoisson()
+    torch.manual_seed(11)
+    np.random.seed(11)  # noqa: NPY002
+    random.seed(11)
+    expected = draws()
+    torch.manual_seed(11)
+    np.random.seed(11)  # noqa: NPY002
+    random.seed(11)
+    train(model, loaders, max_epochs=2, seed=3, progress=False)
+    got = draws()
+    assert torch.equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    assert got[2] == expected[2]
+
+
+def test_fit_trains_any_model_on_tensor_batches_and_picks_the_best_epoch():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 3, generator=gen)
+    y = x @ torch.tensor([1.0, -2.0, 0.5]) + 0.1 * torch.randn(400, generator=gen)
+    x_val, y_val = x[300:], y[300:]
+    model = nn.Linear(3, 1)
+    scores = []
+
+    def score(m):
+        scores.append(-float(((m(x_val)[:, 0] - y_val) ** 2).mean().detach()))
+        return scores[-1]
+
+    history = fit(
+        model,
+        TensorBatches(x[:300], y[:300], batch_size=32),
+        score,
+        loss=lambda m, batch: ((m(batch[0])[:, 0] - batch[1]) ** 2).mean(),
+        penalty=lambda m: 1e-3 * m.weight.pow(2).sum(),
+        lr=5e-2,
+        max_epochs=15,
+        seed=0,
+        progress=False,
+        loss_name="mse",
+        score_name="-mse",
+    )
+    assert history.validation_score == scores and history.n_epochs == len(history.lr)
+    assert history.best_validation_score == max(scores) > -0.05
+    assert history.best_epoch == 1 + int(np.argmax(scores))
+    assert all(r > 0 for r in history.regularizer)
+    assert score(model) == pytest.approx(history.best_validation_score)
+    np.testing.assert_allclose(model.weight.detach()[0], [1.0, -2.0, 0.5], atol=0.1)
+    with pytest.raises(TypeError, match="seed"):
+        fit(model, [x], score, loss=lambda m, b: m(b).sum(), lr=1e-2, seed=None, progress=False)
+    with pytest.raises(ValueError, match="lr"):
+        fit(model, [x], score, loss=lambda m, b: m(b).sum(), lr=0.0, seed=0, progress=False)
+
+
+def test_tensor_batches_cover_every_row_once_per_pass_in_a_new_order():
+    rows = torch.arange(10)
+    batches = TensorBatches(rows, rows * 2, batch_size=4)
+    assert len(batches) == 3
+    torch.manual_seed(0)
+    first = torch.cat([a for a, _ in batches])
+    second = torch.cat([a for a, _ in batches])
+    assert sorted(first.tolist()) == list(range(10)) == sorted(second.tolist())
+    assert not torch.equal(first, second)
+    assert all(torch.equal(b, 2 * a) for a, b in batches)
+    in_order = torch.cat([a for (a,) in TensorBatches(rows, batch_size=3, shuffle=False)])
+    assert torch.equal(in_order, rows)
+    with pytest.raises(ValueError, match="first dimension"):
+        TensorBatches(rows, rows[:5], batch_size=2)
+
+
+def test_tilt_cnn_training_is_seeded():
+    nets = [TiltCNN() for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    kw = dict(n_train=96, n_validation=32, max_epochs=1, batch_size=32, seed=3, progress=False)
+    histories = [train_tilt_cnn(net, **kw) for net in nets]
+    assert histories[0].train_loss == histories[1].train_loss
+    for (name, p), q in zip(
+        nets[0].state_dict().items(), nets[1].state_dict().values(), strict=True
+    ):
+        assert torch.equal(p, q), name

@@ -44,7 +44,7 @@ def test_cache_hit_returns_identical_weights(tmp_data_dir, tiny_dataset, kind):
     again, info2 = trained_model(kind, dataset=tiny_dataset, recipe=recipe)
     assert info2.loaded and info2.key == info.key
     assert _same_weights(model, again)
-    assert info2.history.validation_correlation == info.history.validation_correlation
+    assert info2.history.validation_score == info.history.validation_score
     x = torch.randn(3, 1, 18, 32)
     with torch.no_grad():
         assert torch.equal(model(x), again(x))

@@ -10,6 +10,7 @@ from torch import nn
 
 from artiphys_course.checks.core import check_function
 from artiphys_course.gradient_rf import gradient_rf
+from artiphys_course.runtime import seeded
 
 __all__ = ["check_batched_gradient_rf", "check_ln_gradient_rf"]
 
@@ -63,14 +64,14 @@ def check_ln_gradient_rf(student: Callable[..., Any]) -> bool:
 
 
 def _cnn(seed: int) -> nn.Module:
-    torch.manual_seed(seed)
-    return nn.Sequential(
-        nn.Conv2d(1, 3, 5, padding=2),
-        nn.ELU(),
-        nn.Flatten(),
-        nn.Linear(3 * 9 * 10, 6),
-        nn.Softplus(),
-    ).eval()
+    with seeded(seed):
+        return nn.Sequential(
+            nn.Conv2d(1, 3, 5, padding=2),
+            nn.ELU(),
+            nn.Flatten(),
+            nn.Linear(3 * 9 * 10, 6),
+            nn.Softplus(),
+        ).eval()
 
 
 def _batched_reference(model: nn.Module, image: torch.Tensor, neurons: list[int]) -> torch.Tensor:

@@ -13,7 +13,8 @@ import torch
 
 from artiphys_course.checks.core import check_function
 from artiphys_course.features import to_network_input
-from artiphys_course.layer_grid import best_layers, fit_ridge
+from artiphys_course.layer_grid import best_layers
+from artiphys_course.ridge import fit_ridge
 
 __all__ = ["check_best_layer_per_area", "check_ridge_fit", "check_to_network_input"]
 
@@ -81,7 +82,7 @@ def check_ridge_fit(student: Callable) -> bool:
         atol=1e-8,
         hint="With Xc = X - X.mean(0) and Yc = Y - Y.mean(0): "
         "W = solve(Xc.T @ Xc + alpha * I, Xc.T @ Yc); b = Y.mean(0) - X.mean(0) @ W.",
-        fallback="artiphys_course.layer_grid.fit_ridge",
+        fallback="artiphys_course.ridge.fit_ridge",
     )
 
 

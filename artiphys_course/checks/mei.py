@@ -10,6 +10,7 @@ from torch import nn
 
 from artiphys_course.checks.core import check_function
 from artiphys_course.mei import FixedMeanStd, cross_activation
+from artiphys_course.runtime import seeded
 
 __all__ = ["check_cross_activation_matrix", "check_fix_mean_std", "check_gradient_ascent_step"]
 
@@ -48,14 +49,14 @@ def check_fix_mean_std(student: Callable[..., Any]) -> bool:
 
 
 def _model(seed: int) -> nn.Module:
-    torch.manual_seed(seed)
-    return nn.Sequential(
-        nn.Conv2d(1, 3, 3, padding=1),
-        nn.ELU(),
-        nn.Flatten(),
-        nn.Linear(3 * 6 * 6, 4),
-        nn.Softplus(),
-    ).eval()
+    with seeded(seed):
+        return nn.Sequential(
+            nn.Conv2d(1, 3, 3, padding=1),
+            nn.ELU(),
+            nn.Flatten(),
+            nn.Linear(3 * 6 * 6, 4),
+            nn.Softplus(),
+        ).eval()
 
 
 def _step_reference(

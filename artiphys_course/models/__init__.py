@@ -23,14 +23,12 @@ from artiphys_course.models.encoders import (
 from artiphys_course.models.normative import (
     LAYERS,
     TiltCNN,
-    TiltHistory,
     TiltTask,
     center_surround_filter,
     initial_filters,
     make_tilt_gratings,
     make_tilt_task,
     tilt_labels,
-    train_tilt_cnn,
 )
 from artiphys_course.models.pretrained import (
     IMAGENET_MEAN,
@@ -40,6 +38,7 @@ from artiphys_course.models.pretrained import (
     load_pretrained,
 )
 from artiphys_course.models.readouts import (
+    FactorizedReadout,
     FullyConnectedReadout,
     GaussianReadout,
     MultiReadout,
@@ -76,6 +75,7 @@ __all__ = [
     "DEFAULT_KEY",
     "DepthSeparableConv2d",
     "Encoder",
+    "FactorizedReadout",
     "FullyConnectedReadout",
     "GaussianReadout",
     "IMAGENET_MEAN",
@@ -95,7 +95,6 @@ __all__ = [
     "SimpleConvCore",
     "Stacked2dCore",
     "TiltCNN",
-    "TiltHistory",
     "TiltTask",
     "ZooInfo",
     "build_model",
@@ -122,6 +121,5 @@ __all__ = [
     "standardize",
     "supports_windowed",
     "tilt_labels",
-    "train_tilt_cnn",
     "trained_model",
 ]

@@ -24,26 +24,23 @@ Layers (names for :func:`artiphys_course.recording.record_layers` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from artiphys_course.runtime import get_device, progress_bar
 from artiphys_course.stimuli import make_gabors, make_gratings
 
 __all__ = [
     "LAYERS",
     "TiltCNN",
-    "TiltHistory",
     "TiltTask",
     "center_surround_filter",
     "initial_filters",
     "make_tilt_gratings",
     "make_tilt_task",
     "tilt_labels",
-    "train_tilt_cnn",
 ]
 
 #: Recordable layers of :class:`TiltCNN`, input to output.
@@ -271,97 +268,3 @@ class TiltCNN(nn.Module):
             )
         x = self.pool(self.conv_relu(self.conv(images)))
         return self.out(self.fc_relu(self.fc(x.flatten(1))))
-
-
-@dataclass
-class TiltHistory:
-    """Training record of :func:`train_tilt_cnn`.
-
-    Attributes
-    ----------
-    train_loss : list of float
-        Mean cross-entropy per epoch on the training images.
-    test_accuracy : list of float
-        Fraction of held-out gratings classified correctly after each epoch.
-    """
-
-    train_loss: list[float] = field(default_factory=list)
-    test_accuracy: list[float] = field(default_factory=list)
-
-    @property
-    def final_accuracy(self) -> float:
-        return self.test_accuracy[-1] if self.test_accuracy else float("nan")
-
-
-@torch.no_grad()
-def _accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int) -> float:
-    correct = 0
-    for i in range(0, len(images), batch):
-        correct += int((model(images[i : i + batch]).argmax(1) == labels[i : i + batch]).sum())
-    return correct / len(images)
-
-
-def train_tilt_cnn(
-    model: TiltCNN | None = None,
-    *,
-    n_train: int = 2000,
-    n_test: int = 500,
-    epochs: int = 5,
-    batch_size: int = 64,
-    lr: float = 3e-3,
-    seed: int = 0,
-    device: str | torch.device | None = None,
-    progress: bool = True,
-) -> tuple[TiltCNN, TiltHistory]:
-    """Train a :class:`TiltCNN` on the tilt task (Adam, cross-entropy, fresh seeded gratings).
-
-    Parameters
-    ----------
-    model : TiltCNN, optional
-        The network to train (in place); default ``TiltCNN()`` built under ``seed``.
-    n_train, n_test : int
-        Number of training and held-out gratings (:func:`make_tilt_task`, different seeds).
-    epochs, batch_size, lr : int, int, float
-        Optimisation settings.
-    seed : int
-        Seeds the gratings, the initial weights and the batch order; training is deterministic on
-        CPU (the global random state is left untouched).
-    device : str or torch.device, optional
-        Default :func:`artiphys_course.runtime.get_device`.
-    progress : bool
-        Progress bar over epochs.
-
-    Returns
-    -------
-    model : TiltCNN
-        Trained, in eval mode, on ``device``.
-    history : TiltHistory
-    """
-    device = get_device(device)
-    fork = {"devices": [device], "device_type": device.type} if device.type != "cpu" else {}
-    with torch.random.fork_rng(**({"devices": []} | fork)):
-        torch.manual_seed(seed)
-        model = (TiltCNN() if model is None else model).to(device)
-        shape = model.image_shape
-        train = make_tilt_task(n_train, seed=seed, image_shape=shape, device=device)
-        test = make_tilt_task(n_test, seed=seed + 1_000_003, image_shape=shape, device=device)
-        y_train = torch.as_tensor(train.labels, device=device)
-        y_test = torch.as_tensor(test.labels, device=device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-        batches = torch.Generator().manual_seed(seed)
-        history = TiltHistory()
-        for _ in progress_bar(range(epochs), progress, desc="tilt CNN"):
-            model.train()
-            perm = torch.randperm(n_train, generator=batches).to(device)
-            total = 0.0
-            for start in range(0, n_train, batch_size):
-                idx = perm[start : start + batch_size]
-                loss = nn.functional.cross_entropy(model(train.images[idx]), y_train[idx])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach()) * len(idx)
-            history.train_loss.append(total / n_train)
-            model.eval()
-            history.test_accuracy.append(_accuracy(model, test.images, y_test, 4 * batch_size))
-    return model.eval(), history

@@ -1,7 +1,7 @@
 """Readouts: core feature maps -> one (pre-nonlinearity) value per neuron.
 
 Every readout maps features ``(batch, channels, height, width)`` to ``(batch, n_neurons)`` and has
-``regularizer()``. Two kinds:
+``regularizer()``. Three kinds:
 
 * :class:`FullyConnectedReadout` - every neuron weighs every feature at every position (many
   parameters; the "simple CNN").
@@ -12,6 +12,10 @@ Every readout maps features ``(batch, channels, height, width)`` to ``(batch, n_
   mean is used. Optionally a :class:`PositionNetwork` predicts every neuron's position from its
   cortical coordinates (the SENSORIUM "cortex grid predictor") instead of learning one free position
   per neuron: neighbouring neurons then get neighbouring receptive fields, as retinotopy demands.
+* :class:`FactorizedReadout` - each neuron weighs a spatial mask ("where") times a feature vector
+  ("what") (Klindt et al., NeurIPS 2017; Cadena et al., PLOS Comp Biol 2019): far fewer
+  parameters than a fully connected readout. The layer x area grid fits it on frozen features
+  (:func:`artiphys_course.layer_grid.fit_factorized_readout`).
 
 Positions are in ``grid_sample``'s normalised coordinates ``(x, y)`` in ``[-1, 1]`` with
 ``align_corners=True``: ``x = -1`` is the centre of the first column, ``x = +1`` of the last.
@@ -23,6 +27,7 @@ several sessions share one core.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -36,6 +41,7 @@ __all__ = [
     "grid_to_pixels",
     "pixels_to_grid",
     "read_features",
+    "FactorizedReadout",
     "FullyConnectedReadout",
     "PositionNetwork",
     "GaussianReadout",
@@ -177,6 +183,67 @@ class FullyConnectedReadout(nn.Module):
         if self.gamma_smooth:
             penalty = penalty + self.gamma_smooth * laplace_l2(self.weight_maps, normalize=False)
         return penalty
+
+
+class FactorizedReadout(nn.Module):
+    """Spatial mask x feature weights readout (Klindt et al. 2017; Cadena et al. 2019).
+
+    Neuron ``n`` predicts
+    ``sum_{c,y,x} features[c, y, x] * mask[n, y, x] * weights[n, c] + bias[n]``: a where (mask)
+    times a what (feature vector), far fewer parameters than a full linear readout
+    (``n * (h*w + c)`` instead of ``n * h*w*c``).
+
+    Parameters
+    ----------
+    in_shape : (channels, height, width)
+        Feature-map shape.
+    n_neurons : int
+        Number of neurons.
+    smoothness, sparsity : float
+        Weights of the penalties in :meth:`regularizer`: a Laplacian smoothness penalty on the
+        masks and an L1 penalty on mask x weight magnitudes (group sparsity in the paper).
+    """
+
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        n_neurons: int,
+        *,
+        smoothness: float = 1e-3,
+        sparsity: float = 1e-4,
+    ) -> None:
+        super().__init__()
+        if len(in_shape) != 3:
+            raise ValueError(f"in_shape must be (channels, height, width), got {in_shape}")
+        c, h, w = (int(s) for s in in_shape)
+        self.in_shape = (c, h, w)
+        self.n_neurons = n_neurons
+        self.smoothness = smoothness
+        self.sparsity = sparsity
+        self.mask = nn.Parameter(torch.full((n_neurons, h, w), 1.0 / (h * w)))
+        self.weights = nn.Parameter(torch.randn(n_neurons, c) / math.sqrt(c))
+        self.bias = nn.Parameter(torch.zeros(n_neurons))
+
+    def forward(self, x: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
+        """Features ``(B, C, H, W)`` -> ``(B, n_neurons)`` (linear, any sign); ``shift`` must be
+        ``None``."""
+        _check_features(x, self.in_shape, type(self).__name__)
+        if shift is not None:
+            raise ValueError("a FactorizedReadout cannot shift RFs; use a GaussianReadout")
+        # what first: (B, C, S) x (N, C) -> (B, N, S), then where: sum over S with the masks
+        what = torch.einsum("bcs,nc->bns", x.flatten(2), self.weights)
+        return (what * self.mask.flatten(1)).sum(-1) + self.bias
+
+    def regularizer(self) -> torch.Tensor:
+        """Laplacian smoothness of the masks plus L1 sparsity of masks and weights."""
+        m = self.mask.unsqueeze(1)
+        kernel = torch.tensor(
+            [[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]], device=m.device
+        ).view(1, 1, 3, 3)
+        lap = nn.functional.conv2d(nn.functional.pad(m, (1, 1, 1, 1), mode="replicate"), kernel)
+        smooth = lap.pow(2).sum((1, 2, 3)).mean()
+        sparse = self.mask.abs().sum((1, 2)).mean() * self.weights.abs().sum(1).mean()
+        return self.smoothness * smooth + self.sparsity * sparse
 
 
 class PositionNetwork(nn.Module):

@@ -48,14 +48,14 @@ import torch
 from artiphys_course.data.registry import UnreadableFileError, load_torch_file
 from artiphys_course.models.cores import Stacked2dCore
 from artiphys_course.models.encoders import Encoder, core_readout_model, ln_model, simple_cnn
-from artiphys_course.runtime import data_dir, notice
+from artiphys_course.runtime import data_dir, notice, seeded
 
 if TYPE_CHECKING:
     from artiphys_course.training import TrainHistory
 
 __all__ = ["KINDS", "RECIPES", "ZooInfo", "build_model", "trained_model", "model_path"]
 
-_FORMAT = 1  # bump when the cached file layout or a recipe's meaning changes
+_FORMAT = 2  # bump when the cached file layout or a recipe's meaning changes
 
 _CORE = {
     "hidden_channels": 16,
@@ -341,15 +341,15 @@ def trained_model(
     train_mask = dataset.tiers == "train"
     mean = loaders["train"].normalizer.responses(dataset.responses[train_mask]).mean(0)
     image_shape = (dataset.images.shape[1], *dataset.images.shape[2:])
-    torch.manual_seed(seed)
-    model = build_model(
-        kind,
-        image_shape,
-        dataset.n_neurons,
-        recipe=full_recipe,
-        mean_response=mean,
-        cortex_coordinates=dataset.cell_motor_coordinates,
-    )
+    with seeded(seed):
+        model = build_model(
+            kind,
+            image_shape,
+            dataset.n_neurons,
+            recipe=full_recipe,
+            mean_response=mean,
+            cortex_coordinates=dataset.cell_motor_coordinates,
+        )
     settings = dict(full_recipe.get("train", {}))
     history = train(model, loaders, seed=seed, progress=progress, device=device, **settings)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -137,24 +137,25 @@ def plot_decoder(
     title: str | None = None,
     axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
-    """Two panels: loss per epoch (train, test) and decoded vs true test orientation.
+    """Two panels: loss per epoch (train, validation) and decoded vs true test orientation.
 
     ``axes``: the two axes to draw into (default: a new figure). Returns the figure.
     """
     fig, grid = axes_grid(axes, 1, 2, (9, 3.5))
     a, b = grid[0]
-    epochs = np.arange(1, len(result.train_loss) + 1)
-    a.plot(epochs, result.train_loss, label="train")
-    a.plot(epochs, result.test_loss, label="test")
+    history = result.history
+    a.plot(history.epochs, history.train_loss, label="train")
+    a.plot(history.epochs, -np.asarray(history.validation_score), label="validation")
+    a.plot(history.best_epoch, -history.best_validation_score, "*", ms=12, color="C1", mec="k")
     a.set(
         xlabel="epoch",
-        ylabel=f"loss ({result.decoder.target} target)",
+        ylabel=f"loss ({result.model.target} target)",
         yscale="log",
-        title="Learning curves",
+        title="Learning curves (\u2605 kept)",
     )
     a.legend(frameon=False)
-    lo = result.decoder.lower
-    period = result.decoder.period
+    lo = result.model.lower
+    period = result.model.period
     b.plot([lo, lo + period], [lo, lo + period], color="0.6", lw=1)
     b.scatter(result.true_deg, result.predicted_deg, s=10)
     b.set(

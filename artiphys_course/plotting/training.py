@@ -1,4 +1,4 @@
-"""Figures for model training: learning curves of :func:`~artiphys_course.training.train` runs."""
+"""Figures for model training: learning curves of :func:`~artiphys_course.training.fit` runs."""
 
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ def plot_training_history(
     figsize: tuple[float, float] = (9.0, 3.2),
     axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
-    """Training loss and validation correlation per epoch, for one run or several side by side.
+    """Training loss and validation score per epoch, for one run or several side by side.
 
     The left panel shows the training data loss (per trial, summed over neurons, regulariser
-    excluded), the right panel the mean validation correlation. A star marks the epoch whose
-    weights were kept; dotted vertical lines mark learning-rate decays.
+    excluded), the right panel the validation score (for encoding models the mean validation
+    correlation). A star marks the epoch whose weights were kept; dotted vertical lines mark
+    learning-rate decays.
 
     Parameters
     ----------
@@ -40,7 +41,7 @@ def plot_training_history(
     Returns
     -------
     matplotlib.figure.Figure
-        With two axes: loss and validation correlation.
+        With two axes: loss and validation score.
     """
     runs = {history.loss: history} if isinstance(history, TrainHistory) else dict(history)
     if not runs:
@@ -54,11 +55,11 @@ def plot_training_history(
         if relative:
             loss = loss / loss[0]
         ax_loss.plot(h.epochs, loss, "o-", ms=3, color=color, label=label)
-        ax_corr.plot(h.epochs, h.validation_correlation, "o-", ms=3, color=color, label=label)
+        ax_corr.plot(h.epochs, h.validation_score, "o-", ms=3, color=color, label=label)
         if h.best_epoch:
             ax_corr.plot(
                 h.best_epoch,
-                h.best_validation_correlation,
+                h.best_validation_score,
                 "*",
                 ms=12,
                 color=color,
@@ -79,10 +80,11 @@ def plot_training_history(
         ylabel=loss_label,
         title="Training loss",
     )
+    score = next(iter(runs.values())).score
     ax_corr.set(
         xlabel="epoch",
-        ylabel="mean validation correlation",
-        title="Validation correlation (\u2605 kept, \u2506 lr decay)",
+        ylabel=f"validation {score}",
+        title=f"Validation {score} (\u2605 kept, \u2506 lr decay)",
     )
     if len(runs) > 1:
         ax_corr.legend(frameon=False)
