@@ -232,7 +232,7 @@ def test_tuning_check_and_plot_follow_the_bars_by_units_layout(capsys):
     bars = make_bar_set(21, rf_size=11, n_orientations=12, n_positions=5, polarities=(1,))
     res = bar_map(model, "0", bars, top_n=20, fit=False, progress=False, in_channels=1)
     drawn = plot_tuning(res, [1], normalize=False)
-    ax = drawn if hasattr(drawn, "lines") else drawn.axes[0]  # an Axes or its Figure
+    ax = drawn.axes[0]
     x, y = ax.lines[0].get_data()
     np.testing.assert_allclose(y[:-1], res.tuning[:, 1])
     assert y[-1] == y[0] and x[-1] == 180.0

@@ -111,3 +111,63 @@ def test_a_damaged_cached_model_is_reported_removed_and_retrained(
     assert _same_weights(model, healed)  # deterministic retraining, stored again
     _, info3 = trained_model("ln", dataset=tiny_dataset, recipe=recipe)
     assert info3.loaded
+
+
+def test_the_shipped_models_were_made_by_the_current_recipes_and_code():
+    from artiphys_course.models.zoo import SHIPPED_KINDS, shipped_path
+
+    missing = [kind for kind in SHIPPED_KINDS if not shipped_path(kind).is_file()]
+    assert not missing, (
+        f"the shipped models {missing} were trained by another recipe or other code: run "
+        "`artiphys zoo` and commit artiphys_course/models/zoo_weights/"
+    )
+
+
+def test_the_shipped_model_is_loaded_without_training(tmp_data_dir, monkeypatch):
+    from artiphys_course import training
+    from artiphys_course.models.zoo import shipped_path
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although a shipped model exists")
+
+    monkeypatch.setattr(training, "train", no_training)
+    model, info = trained_model("ln", progress=False)
+    assert info.loaded and info.path == shipped_path("ln")
+    assert not any(tmp_data_dir.rglob("*.pt"))  # nothing copied into the user cache
+    assert info.history.best_validation_score > 0.2  # LN: 0.26 on the default digital V1
+
+
+def test_a_shipped_model_of_another_recipe_is_refused_with_a_notice(
+    tmp_data_dir, tmp_path, monkeypatch
+):
+    from artiphys_course import simulate
+    from artiphys_course.models import zoo
+    from artiphys_course.runtime import ArtiphysWarning
+
+    shipped = tmp_path / "zoo_weights"
+    shipped.mkdir()
+    torch.save({"state_dict": {}}, shipped / "ln-000000000000.pt")
+    monkeypatch.setattr(zoo, "SHIPPED_DIR", shipped)
+
+    def stop(**kwargs):
+        raise KeyboardInterrupt  # the point where training would begin
+
+    monkeypatch.setattr(simulate, "make_digital_v1", stop)
+    with pytest.warns(ArtiphysWarning, match="not used"), pytest.raises(KeyboardInterrupt):
+        trained_model("ln", progress=False)
+
+
+@pytest.mark.slow
+def test_retraining_a_shipped_model_reproduces_its_weights_and_metrics(tmp_data_dir):
+    from artiphys_course.data.registry import load_torch_file
+    from artiphys_course.models.zoo import shipped_path
+
+    model, info = trained_model("ln", cached=False, progress=False)
+    assert not info.loaded and info.path.parent == tmp_data_dir / "models"
+    shipped = load_torch_file(shipped_path("ln"), what="the shipped LN model")
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, shipped["state_dict"][name], rtol=1e-5, atol=1e-6)
+    assert info.history.best_epoch == shipped["history"]["best_epoch"]
+    assert info.history.best_validation_score == pytest.approx(
+        shipped["history"]["best_validation_score"], abs=1e-5
+    )

@@ -7,6 +7,7 @@
     artiphys fetch --from DIR       # import local copies (USB stick, shared folder) into the cache
     artiphys build [--check] [--prune] [--root DIR]   # regenerate notebooks/ from solutions/
     artiphys run [--student] [--save] [--root DIR] [NOTEBOOK ...]   # run headless, print a table
+    artiphys zoo [KIND ...]         # maintainers: retrain the shipped notebook models
 
 ``build`` and ``run`` work on the course checkout in the current folder (or ``--root DIR``) and
 need the ``course`` extra (``pip install 'artiphys-course[course]'``). Errors are printed as
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import shutil
 import sys
 from pathlib import Path
 
@@ -188,6 +190,40 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in runs) else 1
 
 
+def _zoo(args: argparse.Namespace) -> int:
+    """Train (or load) the notebooks' models and store them in the checkout's package data."""
+    from artiphys_course.models import zoo
+
+    root = _course_root(args.root)
+    folder = root / "artiphys_course" / "models" / zoo.SHIPPED_DIR.name
+    if not folder.parent.is_dir():
+        raise FileNotFoundError(f"{root.resolve()} holds no artiphys_course/models/ package")
+    kinds = args.kinds or list(zoo.SHIPPED_KINDS)
+    unknown = [k for k in kinds if k not in zoo.KINDS]
+    if unknown:
+        print(f"unknown kinds {unknown}; available: {list(zoo.KINDS)}", file=sys.stderr)
+        return 2
+    folder.mkdir(exist_ok=True)
+    for kind in kinds:
+        _, info = zoo.trained_model(kind, progress=True)
+        target = folder / info.path.name
+        if info.path.resolve() != target.resolve():
+            partial = target.with_suffix(".tmp")
+            shutil.copyfile(info.path, partial)
+            partial.replace(target)
+        for old in folder.glob(f"{kind}-*.pt"):
+            if old != target:
+                old.unlink()
+                print(f"removed {old.name} (another recipe or code)")
+        history = info.history
+        print(
+            f"{kind:<10} {target.name:<22} best epoch {history.best_epoch:>2}, validation "
+            f"{history.score} {history.best_validation_score:.3f} "
+            f"({'already trained' if info.loaded else f'trained in {history.seconds:.0f} s'})"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``artiphys`` console script."""
     parser = argparse.ArgumentParser(prog="artiphys", description=__doc__.split("\n\n")[0])
@@ -218,6 +254,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
     p.add_argument("--root", metavar="DIR", help="course checkout (default: current folder)")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser(
+        "zoo", help="train the notebooks' models and ship them with the package (maintainers)"
+    )
+    p.add_argument("kinds", nargs="*", help="model kinds (default: the shipped ones)")
+    p.add_argument("--root", metavar="DIR", help="course checkout (default: current folder)")
+    p.set_defaults(func=_zoo)
 
     args = parser.parse_args(argv)
     from artiphys_course.course.authoring import AuthoringError

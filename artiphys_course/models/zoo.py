@@ -53,7 +53,18 @@ from artiphys_course.runtime import data_dir, notice, seeded
 if TYPE_CHECKING:
     from artiphys_course.training import TrainHistory
 
-__all__ = ["KINDS", "RECIPES", "ZooInfo", "build_model", "trained_model", "model_path"]
+__all__ = [
+    "KINDS",
+    "RECIPES",
+    "SHIPPED_DIR",
+    "SHIPPED_KINDS",
+    "ZooInfo",
+    "build_model",
+    "default_key",
+    "model_path",
+    "shipped_path",
+    "trained_model",
+]
 
 _FORMAT = 2  # bump when the cached file layout or a recipe's meaning changes
 
@@ -221,7 +232,10 @@ def _code_fingerprint() -> str:
     digest = hashlib.md5()
     for name in _SOURCES:
         path = root / name
-        digest.update(path.read_bytes() if path.is_file() else name.encode())
+        # Line endings normalised, so a Windows checkout (autocrlf) finds the shipped models.
+        digest.update(
+            path.read_bytes().replace(b"\r\n", b"\n") if path.is_file() else name.encode()
+        )
     return digest.hexdigest()
 
 
@@ -245,17 +259,53 @@ def model_path(key: str, kind: str) -> Path:
     return data_dir() / "models" / f"{kind}-{key}.pt"
 
 
+SHIPPED_DIR = Path(__file__).with_name("zoo_weights")
+"""Trained models shipped with the package: ``<kind>-<key>.pt`` for the default configuration."""
+
+SHIPPED_KINDS = ("ln", "cnn", "gaussian", "linear")
+"""The kinds the notebooks use, shipped trained (``artiphys zoo`` rebuilds them)."""
+
+
+def default_key(kind: str) -> str:
+    """Cache key of ``kind`` trained with its recipe, seed 0, on the default digital V1.
+
+    It covers the recipe, the seed, the data and the source of the code that trains the model,
+    so a shipped file whose key differs was made by another recipe or other code.
+    """
+    if kind not in RECIPES:
+        raise ValueError(f"unknown model kind {kind!r}; choose one of {list(KINDS)}")
+    return _config_key(kind, _merge(RECIPES[kind], None), 0, _DEFAULT_DATA)
+
+
+def shipped_path(kind: str) -> Path:
+    """Where the package keeps ``kind`` trained in its default configuration."""
+    return SHIPPED_DIR / f"{kind}-{default_key(kind)}.pt"
+
+
+def _refuse_stale_shipped(kind: str) -> None:
+    """Say so when a shipped model of ``kind`` exists but was made by another recipe or code."""
+    stale = sorted(SHIPPED_DIR.glob(f"{kind}-*.pt"))
+    if stale:
+        notice(
+            f"The {kind!r} model shipped with the package ({stale[0].name}) was trained with "
+            "another recipe or other code than this installation's, so it is not used: the "
+            "model is trained now (about a minute or two on a laptop CPU) and cached. "
+            "Maintainers: `artiphys zoo` rebuilds the shipped models."
+        )
+
+
 def _load_cached(
-    path: Path, kind: str, key: str, recipe: dict[str, Any]
+    path: Path, kind: str, key: str, recipe: dict[str, Any], *, remove: bool = True
 ) -> tuple[Encoder, ZooInfo] | None:
     """The model cached at ``path`` (CPU), or ``None`` when the file cannot be used.
 
     A file that is unreadable (truncated, not a PyTorch file) or does not hold a model of this
-    recipe is reported with a notice and removed, so :func:`trained_model` trains it again.
+    recipe is reported with a notice and (``remove=True``, the user cache) removed, so
+    :func:`trained_model` trains it again.
     """
     from artiphys_course.training import TrainHistory
 
-    remedy = "It was removed; the model is trained again."
+    remedy = ("It was removed; t" if remove else "T") + "he model is trained again."
     try:
         saved = load_torch_file(path, what=f"the cached {kind!r} model", remedy=remedy)
         model = build_model(
@@ -273,7 +323,8 @@ def _load_cached(
         )
     else:
         return model, ZooInfo(kind, key, path, recipe, history, loaded=True)
-    path.unlink(missing_ok=True)
+    if remove:
+        path.unlink(missing_ok=True)
     notice(problem)
     return None
 
@@ -283,11 +334,16 @@ def trained_model(
     *,
     seed: int = 0,
     dataset: Any = None,
-    progress: bool = False,
+    progress: bool = True,
     device: str | torch.device | None = None,
     recipe: dict[str, Any] | None = None,
+    cached: bool = True,
 ) -> tuple[Encoder, ZooInfo]:
     """A model of ``kind`` trained on the digital V1, from the cache when possible.
+
+    Looked up in the user cache (``data_dir()/models``), then among the models shipped with
+    the package (:data:`SHIPPED_KINDS` in their default configuration, refused with a notice
+    when their recipe or code differs from this installation's), and trained otherwise.
 
     Parameters
     ----------
@@ -308,6 +364,10 @@ def trained_model(
     recipe : dict, optional
         Overrides of :data:`RECIPES` ``[kind]``, e.g. ``{"train": {"max_epochs": 2}}``; part of
         the cache key.
+    cached : bool
+        ``False`` trains the model now even when a cached or shipped copy exists (to watch it
+        train); the result is stored in the user cache. Training is deterministic on the CPU,
+        so it equals the cached copy.
 
     Returns
     -------
@@ -326,10 +386,16 @@ def trained_model(
 
     from artiphys_course.training import train
 
-    cached = _load_cached(path, kind, key, full_recipe) if path.is_file() else None
-    if cached is not None:
-        model, info = cached
-        return model.to(device).eval(), info
+    if cached:
+        found = _load_cached(path, kind, key, full_recipe) if path.is_file() else None
+        shipped = SHIPPED_DIR / path.name
+        if found is None and shipped.is_file():
+            found = _load_cached(shipped, kind, key, full_recipe, remove=False)
+        if found is not None:
+            model, info = found
+            return model.to(device).eval(), info
+        if key == default_key(kind):
+            _refuse_stale_shipped(kind)
 
     from artiphys_course.data.static import StaticDataset, dataloaders
 

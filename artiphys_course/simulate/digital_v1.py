@@ -309,7 +309,7 @@ class DigitalV1:
         return np.sqrt(np.clip(var_mu / var_r, 0.0, 1.0))
 
 
-def make_digital_v1(*, progress: bool = False, **options: Any) -> DigitalV1:
+def make_digital_v1(*, progress: bool = True, **options: Any) -> DigitalV1:
     """Simulate a mouse-V1 recording with known ground truth (the course's default data).
 
     Parameters
