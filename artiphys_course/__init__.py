@@ -19,6 +19,10 @@ from types import ModuleType
 from typing import Any
 
 __version__ = "0.1.0"
+"""The package version; Colab install cells install the git tag ``v<version>`` (see README)."""
+
+__repository__ = "artiphys-course/artiphys-course"
+"""``owner/name`` of the course repository on GitHub: Colab, Binder and install links use it."""
 
 TOPICS = (
     "runtime",
@@ -63,7 +67,7 @@ _EXPORTS: dict[str, str] = {
 }
 """The flat names: name -> topic module that defines it."""
 
-__all__ = sorted(["__version__", *TOPICS, *_EXPORTS])
+__all__ = sorted(["__repository__", "__version__", *TOPICS, *_EXPORTS])
 
 
 def __getattr__(name: str) -> Any:

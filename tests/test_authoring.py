@@ -208,3 +208,14 @@ def test_no_solution_code_leaks_into_student_notebooks():
             if cell.cell_type == "code":
                 assert "# BEGIN SOLUTION" not in cell.source, path.name
                 assert not cell.outputs, path.name
+
+
+def test_the_colab_install_cell_pins_the_version_the_notebooks_were_built_with():
+    from artiphys_course import __repository__, __version__
+    from artiphys_course.course.authoring import _INSTALL_SOURCE
+
+    namespace = {}
+    exec(_INSTALL_SOURCE, namespace)  # outside Colab it installs nothing
+    assert namespace["REPOSITORY"] == __repository__
+    assert namespace["REF"] == f"v{__version__}"
+    assert "@{REPOSITORY}" not in _INSTALL_SOURCE and "@{REF}" in _INSTALL_SOURCE

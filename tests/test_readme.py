@@ -25,3 +25,12 @@ def test_notebook_table_lists_every_solution_and_links_exist():
     assert solutions <= linked, f"README lacks {sorted(solutions - linked)}"
     missing = [link for link in linked if not (REPO / link).exists()]
     assert not missing, f"README links to missing notebooks {missing}"
+
+
+def test_every_github_link_names_the_one_repository():
+    from artiphys_course import __repository__
+
+    linked = set(re.findall(r"(?:github\.com|/github|/gh)/([\w.-]+/[\w.-]+)/", README))
+    assert linked == {__repository__}, (
+        f"README links to {linked}, the package says {__repository__}"
+    )

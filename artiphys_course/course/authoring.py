@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from artiphys_course import __repository__, __version__
 from artiphys_course.course import require
 
 if TYPE_CHECKING:
@@ -39,15 +40,12 @@ __all__ = [
     "AuthoringError",
     "BuildReport",
     "GENERATED_BY",
-    "GITHUB_REPO",
     "build_notebooks",
     "is_generated",
     "strip_solutions",
     "student_notebook",
 ]
 
-GITHUB_REPO = "artiphys-course/artiphys-course"
-"""``owner/name`` of the course repository on GitHub (Colab and Binder links point here)."""
 
 BEGIN = "# BEGIN SOLUTION"
 END = "# END SOLUTION"
@@ -56,14 +54,17 @@ GENERATED_BY = "artiphys build"
 _DEF = re.compile(r"^(\s*)(?:async\s+)?def\s+([A-Za-z_]\w*)\s*\(")
 
 _INSTALL_SOURCE = f"""\
-# Colab only: install the course package (does nothing elsewhere).
+# Colab only (does nothing elsewhere): install the course package at the version these notebooks
+# were built with. A fork or branch: change REPOSITORY or REF.
 import subprocess
 import sys
 
+REPOSITORY = "{__repository__}"
+REF = "v{__version__}"
 if "google.colab" in sys.modules:
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q",
-         "artiphys-course @ git+https://github.com/{GITHUB_REPO}"],
+         f"artiphys-course @ git+https://github.com/{{REPOSITORY}}@{{REF}}"],
         check=True,
     )"""
 
@@ -164,7 +165,7 @@ def strip_solutions(source: str, where: str = "cell") -> tuple[str, list[str]]:
 
 
 def _badge_cell(relative_path: str) -> NotebookNode:
-    url = f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/main/{relative_path}"
+    url = f"https://colab.research.google.com/github/{__repository__}/blob/main/{relative_path}"
     cell = require("nbformat").v4.new_markdown_cell(
         f'<a href="{url}" target="_parent"><img '
         'src="https://colab.research.google.com/assets/colab-badge.svg" alt="Open In Colab"/></a>'
