@@ -25,3 +25,12 @@ def test_notebook_table_lists_every_solution_and_links_exist():
     assert solutions <= linked, f"README lacks {sorted(solutions - linked)}"
     missing = [link for link in linked if not (REPO / link).exists()]
     assert not missing, f"README links to missing notebooks {missing}"
+
+
+def test_notebook_table_is_generated_from_the_notebooks_metadata():
+    from artiphys_course.course.readme import update_readme
+
+    assert update_readme(README, REPO / "solutions") == README, (
+        "README's notebook table differs from the solutions' metadata: regenerate it with "
+        "artiphys_course.course.readme.update_readme"
+    )
