@@ -34,3 +34,12 @@ def test_every_github_link_names_the_one_repository():
     assert linked == {__repository__}, (
         f"README links to {linked}, the package says {__repository__}"
     )
+
+
+def test_notebook_table_is_generated_from_the_notebooks_metadata():
+    from artiphys_course.course.readme import update_readme
+
+    assert update_readme(README, REPO / "solutions") == README, (
+        "README's notebook table differs from the solutions' metadata: regenerate it with "
+        "artiphys_course.course.readme.update_readme"
+    )

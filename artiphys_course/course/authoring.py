@@ -265,6 +265,7 @@ def student_notebook(
     nb.cells += cells[insert_at:]
     nb.metadata.pop("widgets", None)
     nb.metadata["artiphys"] = {
+        **solution.metadata.get("artiphys", {}),  # title, topic, minutes (course.readme)
         "generated_by": GENERATED_BY,
         "solution": solution_path,
         "sources_sha256": _sources_hash(nb),
