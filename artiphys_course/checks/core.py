@@ -7,8 +7,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
-__all__ = ["check_function", "check_value", "compare"]
+from artiphys_course.runtime import seeded
+
+__all__ = ["check_function", "check_value", "compare", "tiny_cnn"]
 
 PASS = "\u2705"
 TODO = "\u23f3"
@@ -164,3 +167,22 @@ def check_value(
         return False
     print(f"{PASS} {name}: correct.")
     return True
+
+
+def tiny_cnn(
+    seed: int, image_shape: tuple[int, int], n_neurons: int, *, kernel: int = 3
+) -> nn.Module:
+    """A small conv (3 channels, same padding) + ELU + linear + Softplus model for checks.
+
+    Initialised inside :func:`~artiphys_course.runtime.seeded`, so building it leaves the
+    caller's random state untouched. Input ``(B, 1, *image_shape)``, output ``(B, n_neurons)``.
+    """
+    height, width = image_shape
+    with seeded(seed):
+        return nn.Sequential(
+            nn.Conv2d(1, 3, kernel, padding=kernel // 2),
+            nn.ELU(),
+            nn.Flatten(),
+            nn.Linear(3 * height * width, n_neurons),
+            nn.Softplus(),
+        ).eval()

@@ -8,9 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from artiphys_course.checks.core import check_function
+from artiphys_course.checks.core import check_function, tiny_cnn
 from artiphys_course.gradient_rf import gradient_rf
-from artiphys_course.runtime import seeded
 
 __all__ = ["check_batched_gradient_rf", "check_ln_gradient_rf"]
 
@@ -63,17 +62,6 @@ def check_ln_gradient_rf(student: Callable[..., Any]) -> bool:
     )
 
 
-def _cnn(seed: int) -> nn.Module:
-    with seeded(seed):
-        return nn.Sequential(
-            nn.Conv2d(1, 3, 5, padding=2),
-            nn.ELU(),
-            nn.Flatten(),
-            nn.Linear(3 * 9 * 10, 6),
-            nn.Softplus(),
-        ).eval()
-
-
 def _batched_reference(model: nn.Module, image: torch.Tensor, neurons: list[int]) -> torch.Tensor:
     return gradient_rf(model, neurons, image=image, progress=False)
 
@@ -85,9 +73,9 @@ def check_batched_gradient_rf(student: Callable[..., Any]) -> bool:
     """
     g = torch.Generator().manual_seed(0)
     cases = [
-        (_cnn(0), torch.zeros(1, 1, 9, 10), [0, 1, 2, 3, 4, 5]),
-        (_cnn(1), torch.randn(1, 1, 9, 10, generator=g), [5, 2]),
-        (_cnn(2), torch.randn(1, 1, 9, 10, generator=g), [3]),
+        (tiny_cnn(0, (9, 10), 6, kernel=5), torch.zeros(1, 1, 9, 10), [0, 1, 2, 3, 4, 5]),
+        (tiny_cnn(1, (9, 10), 6, kernel=5), torch.randn(1, 1, 9, 10, generator=g), [5, 2]),
+        (tiny_cnn(2, (9, 10), 6, kernel=5), torch.randn(1, 1, 9, 10, generator=g), [3]),
     ]
     return check_function(
         student,

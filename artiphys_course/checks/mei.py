@@ -8,9 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from artiphys_course.checks.core import check_function
+from artiphys_course.checks.core import check_function, tiny_cnn
 from artiphys_course.mei import FixedMeanStd, cross_activation
-from artiphys_course.runtime import seeded
 
 __all__ = ["check_cross_activation_matrix", "check_fix_mean_std", "check_gradient_ascent_step"]
 
@@ -48,17 +47,6 @@ def check_fix_mean_std(student: Callable[..., Any]) -> bool:
     )
 
 
-def _model(seed: int) -> nn.Module:
-    with seeded(seed):
-        return nn.Sequential(
-            nn.Conv2d(1, 3, 3, padding=1),
-            nn.ELU(),
-            nn.Flatten(),
-            nn.Linear(3 * 6 * 6, 4),
-            nn.Softplus(),
-        ).eval()
-
-
 def _step_reference(
     model: nn.Module, images: torch.Tensor, neurons: list[int], lr: float
 ) -> torch.Tensor:
@@ -77,8 +65,8 @@ def check_gradient_ascent_step(student: Callable[..., Any]) -> bool:
     """
     base = FixedMeanStd(0.0, 1.0)
     cases = [
-        (_model(0), base(_images(3, (2, 1, 6, 6))), [0, 3], 0.1),
-        (_model(1), base(_images(4, (4, 1, 6, 6))), [3, 2, 1, 0], 0.5),
+        (tiny_cnn(0, (6, 6), 4), base(_images(3, (2, 1, 6, 6))), [0, 3], 0.1),
+        (tiny_cnn(1, (6, 6), 4), base(_images(4, (4, 1, 6, 6))), [3, 2, 1, 0], 0.5),
     ]
     return check_function(
         student,
@@ -103,7 +91,10 @@ def check_cross_activation_matrix(student: Callable[..., Any]) -> bool:
     Entry ``[i, j]`` is neuron ``i``'s response to MEI ``j`` divided by neuron ``i``'s response
     to its own MEI ``i``.
     """
-    cases = [(_model(2), _images(5, (4, 1, 6, 6)) + 1.0), (_model(3), _images(6, (4, 1, 6, 6)))]
+    cases = [
+        (tiny_cnn(2, (6, 6), 4), _images(5, (4, 1, 6, 6)) + 1.0),
+        (tiny_cnn(3, (6, 6), 4), _images(6, (4, 1, 6, 6))),
+    ]
     return check_function(
         student,
         _cross_reference,

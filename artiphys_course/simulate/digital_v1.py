@@ -34,6 +34,7 @@ from artiphys_course.runtime import progress_bar
 from artiphys_course.simulate._checks import checked_image_shape, checked_seed
 from artiphys_course.simulate.images import make_images
 from artiphys_course.simulate.neurons import (
+    DRAWN,
     DigitalV1Model,
     NeuronDistribution,
     NeuronParams,
@@ -56,15 +57,7 @@ DIGITAL_V1_NEURONS = NeuronDistribution(
     sigma_bounds=(1.5, 6.0),
     aspect_ratio=(1.0, 1.6),
     exponent=(1.5, 2.5),
-    draw_order=(
-        "spatial_frequency",
-        "sigma",
-        "cell_type",
-        "orientation_deg",
-        "phase_deg",
-        "aspect_ratio",
-        "exponent",
-    ),
+    draw_order=DRAWN,
 )
 
 
