@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from artiphys_course.barmap import orientation_tuning, weighted_bar_map
-from artiphys_course.checks.core import check_function
+from artiphys_course.checks.core import CheckResult, check_function
 from artiphys_course.stimuli import bar_coverage, make_bar_set
 
 __all__ = ["check_draw_bar", "check_orientation_tuning_curve", "check_weighted_map"]
@@ -28,7 +28,7 @@ def _as_float_array(fn: Callable) -> Callable:
     return call
 
 
-def check_draw_bar(student: Callable) -> bool:
+def check_draw_bar(student: Callable) -> CheckResult:
     """Exercise: ``draw_bar(size, orientation_deg, length, width, center)`` -> ``(size, size)``.
 
     1 where the pixel centre lies inside the bar (``|u| <= length / 2`` and
@@ -66,7 +66,7 @@ def _bar_problem(seed: int) -> tuple[np.ndarray, np.ndarray, int]:
     return responses, bars.coverage().numpy().astype(np.float64), int(rng.integers(5, 30))
 
 
-def check_weighted_map(student: Callable) -> bool:
+def check_weighted_map(student: Callable) -> CheckResult:
     """Exercise: ``weighted_map(responses, coverage, top_n)`` -> ``(H, W)`` top weighted bar map.
 
     Sum of the ``top_n`` strongest bars' coverage images, each weighted by its response minus the
@@ -88,7 +88,7 @@ def check_weighted_map(student: Callable) -> bool:
     )
 
 
-def check_orientation_tuning_curve(student: Callable) -> bool:
+def check_orientation_tuning_curve(student: Callable) -> CheckResult:
     """Exercise: ``orientation_tuning_curve(responses, orientation_deg)`` -> ``(k,)``.
 
     For each distinct bar orientation (sorted ascending) the largest response among all bars of

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,7 +14,15 @@ from torch import nn
 
 from artiphys_course.runtime import seeded
 
-__all__ = ["check_function", "check_value", "compare", "tiny_cnn"]
+__all__ = [
+    "CheckFailed",
+    "CheckResult",
+    "STRICT_ENV",
+    "check_function",
+    "compare",
+    "strict",
+    "tiny_cnn",
+]
 
 PASS = "\u2705"
 TODO = "\u23f3"
@@ -83,6 +94,59 @@ def _describe(x: Any) -> str:
     return f"{type(x).__name__} {x!r}"[:80]
 
 
+STRICT_ENV = "ARTIPHYS_STRICT_CHECKS"
+"""Set to ``1`` (the test configuration does): a wrong exercise raises :class:`CheckFailed`."""
+
+
+class CheckFailed(AssertionError):
+    """A check found a wrong answer while ``ARTIPHYS_STRICT_CHECKS=1`` (CI runs of solutions)."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one exercise check; renders as one line in Jupyter.
+
+    Attributes
+    ----------
+    name : str
+        The exercise.
+    status : str
+        ``"correct"``, ``"wrong"`` (a case differs or the function raised) or
+        ``"not implemented"``.
+    passed, total : int
+        Test inputs answered correctly, of all inputs tried.
+    points, max_points : float
+        ``max_points * passed / total`` (0 when not implemented).
+    message : str
+        What a student reads: the verdict, the first difference, and a hint.
+    """
+
+    name: str
+    status: str
+    passed: int
+    total: int
+    points: float
+    max_points: float
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.status == "correct"
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return self.message
+
+    def _repr_html_(self) -> str:
+        return "<pre style='margin:0'>" + html.escape(self.message) + "</pre>"
+
+
+def strict() -> bool:
+    """True when ``ARTIPHYS_STRICT_CHECKS`` is set to a true value."""
+    return os.environ.get(STRICT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def check_function(
     student: Callable[..., Any],
     reference: Callable[..., Any],
@@ -93,8 +157,9 @@ def check_function(
     atol: float = 1e-6,
     hint: str | None = None,
     fallback: str | None = None,
-) -> bool:
-    """Check a student's function against the reference on a few inputs, and say how it went.
+    max_points: float = 1.0,
+) -> CheckResult:
+    """Check a student's function against the reference on every test input.
 
     Parameters
     ----------
@@ -107,66 +172,56 @@ def check_function(
     rtol, atol : float
         Tolerances for numeric comparison.
     hint : str, optional
-        Printed when the result is wrong.
+        Shown when the result is wrong.
     fallback : str, optional
-        What the notebook uses instead while the exercise is unsolved (printed with
+        What the notebook uses instead while the exercise is unsolved (said with
         ``not implemented yet``).
+    max_points : float
+        Points for a fully correct answer.
 
     Returns
     -------
-    bool
-        True when every case matches; False when unsolved, wrong or raising.
+    CheckResult
+        Truthy when every case matches.
+
+    Raises
+    ------
+    CheckFailed
+        When the answer is wrong and ``ARTIPHYS_STRICT_CHECKS=1`` (an unsolved exercise never
+        raises).
     """
     name = name or getattr(student, "__name__", "exercise")
     cases = list(cases)
+    passed, first_problem = 0, None
     for i, case in enumerate(cases, 1):
         args, kwargs = ((), dict(case)) if isinstance(case, Mapping) else (tuple(case), {})
         try:
             got = student(*args, **kwargs)
         except NotImplementedError:
-            msg = f"{TODO} {name}: not implemented yet."
+            message = f"{TODO} {name}: not implemented yet."
             if fallback:
-                msg += f" The notebook goes on with the reference `{fallback}`."
-            print(msg)
-            return False
+                message += f" The notebook goes on with the reference `{fallback}`."
+            return CheckResult(name, "not implemented", 0, len(cases), 0.0, max_points, message)
         except Exception as err:  # noqa: BLE001 - any student error becomes feedback
-            where = f"test input {i} of {len(cases)}"
-            print(f"{FAIL} {name}: raised {type(err).__name__}: {err} ({where}).")
-            if hint:
-                print(f"   Hint: {hint}")
-            return False
-        expected = reference(*args, **kwargs)
-        problem = compare(got, expected, rtol=rtol, atol=atol)
-        if problem:
-            print(f"{FAIL} {name}: {problem} (test input {i} of {len(cases)}).")
-            if hint:
-                print(f"   Hint: {hint}")
-            return False
-    print(f"{PASS} {name}: correct on {len(cases)} test input{'s' if len(cases) != 1 else ''}.")
-    return True
-
-
-def check_value(
-    got: Any,
-    expected: Any,
-    *,
-    name: str,
-    rtol: float = 1e-5,
-    atol: float = 1e-6,
-    hint: str | None = None,
-) -> bool:
-    """Check a value the student computed (``...`` or ``None`` counts as not done yet)."""
-    if got is None or got is Ellipsis:
-        print(f"{TODO} {name}: not computed yet.")
-        return False
-    problem = compare(got, expected, rtol=rtol, atol=atol, path=name)
-    if problem:
-        print(f"{FAIL} {name}: {problem}.")
-        if hint:
-            print(f"   Hint: {hint}")
-        return False
-    print(f"{PASS} {name}: correct.")
-    return True
+            problem = f"raised {type(err).__name__}: {err}"
+        else:
+            problem = compare(got, reference(*args, **kwargs), rtol=rtol, atol=atol)
+        if problem is None:
+            passed += 1
+        elif first_problem is None:
+            first_problem = f"{problem} (test input {i} of {len(cases)})"
+    points = max_points * passed / len(cases) if cases else 0.0
+    if first_problem is None:
+        inputs = f"{len(cases)} test input{'s' if len(cases) != 1 else ''}"
+        message = f"{PASS} {name}: correct on {inputs}."
+        return CheckResult(name, "correct", passed, len(cases), points, max_points, message)
+    message = f"{FAIL} {name}: {first_problem}; {passed} of {len(cases)} inputs correct."
+    if hint:
+        message += f"\n   Hint: {hint}"
+    result = CheckResult(name, "wrong", passed, len(cases), points, max_points, message)
+    if strict():
+        raise CheckFailed(message)
+    return result
 
 
 def tiny_cnn(

@@ -8,14 +8,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from artiphys_course.checks.core import check_function
+from artiphys_course.checks.core import CheckResult, check_function
 from artiphys_course.models.cores import laplace_l2
 from artiphys_course.models.readouts import pixels_to_grid, read_features
 
 __all__ = ["check_laplace_penalty", "check_pixels_to_grid", "check_read_features"]
 
 
-def check_laplace_penalty(student: Callable[[torch.Tensor], Any]) -> bool:
+def check_laplace_penalty(student: Callable[[torch.Tensor], Any]) -> CheckResult:
     """Check ``student(weights (out, in, k, k))`` against the normalised Laplace-L2 penalty.
 
     Reference: :func:`artiphys_course.models.cores.laplace_l2` (``normalize=True``).
@@ -43,7 +43,7 @@ def check_laplace_penalty(student: Callable[[torch.Tensor], Any]) -> bool:
     )
 
 
-def check_pixels_to_grid(student: Callable[[torch.Tensor, tuple[int, int]], Any]) -> bool:
+def check_pixels_to_grid(student: Callable[[torch.Tensor, tuple[int, int]], Any]) -> CheckResult:
     """Check ``student(pixels (n, 2) (row, col), (height, width))`` -> grid ``(n, 2)`` ``(x, y)``.
 
     Reference: :func:`artiphys_course.models.readouts.pixels_to_grid`.
@@ -67,7 +67,7 @@ def check_pixels_to_grid(student: Callable[[torch.Tensor, tuple[int, int]], Any]
     )
 
 
-def check_read_features(student: Callable[[torch.Tensor, torch.Tensor], Any]) -> bool:
+def check_read_features(student: Callable[[torch.Tensor, torch.Tensor], Any]) -> CheckResult:
     """Check ``student(features (B, C, H, W), pixels (n, 2))`` -> ``(B, C, n)`` bilinear reads.
 
     Reference: :func:`artiphys_course.models.readouts.read_features` (``grid_sample``).

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from artiphys_course.checks.core import check_function, tiny_cnn
+from artiphys_course.checks.core import CheckResult, check_function, tiny_cnn
 from artiphys_course.gradient_rf import gradient_rf
 
 __all__ = ["check_batched_gradient_rf", "check_ln_gradient_rf"]
@@ -38,7 +38,7 @@ def _ln_reference(weight: torch.Tensor, bias: torch.Tensor, image: torch.Tensor)
     return gradient_rf(_LN(weight, bias), image=image, progress=False)
 
 
-def check_ln_gradient_rf(student: Callable[..., Any]) -> bool:
+def check_ln_gradient_rf(student: Callable[..., Any]) -> CheckResult:
     """Check ``student(weight (n, C, H, W), bias (n,), image (C, H, W))`` -> ``(n, C, H, W)``.
 
     The gradient of ``ELU(w_i . x + b_i) + 1`` with respect to ``x`` at ``image``, compared with
@@ -66,7 +66,7 @@ def _batched_reference(model: nn.Module, image: torch.Tensor, neurons: list[int]
     return gradient_rf(model, neurons, image=image, progress=False)
 
 
-def check_batched_gradient_rf(student: Callable[..., Any]) -> bool:
+def check_batched_gradient_rf(student: Callable[..., Any]) -> CheckResult:
     """Check ``student(model, image (1, C, H, W), neurons)`` -> ``(len(neurons), C, H, W)``.
 
     Compared with :func:`artiphys_course.gradient_rf.gradient_rf` on a small random CNN.

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from artiphys_course.checks.core import check_function
+from artiphys_course.checks.core import CheckResult, check_function
 from artiphys_course.features import to_network_input
 from artiphys_course.layer_grid import best_layers
 from artiphys_course.ridge import fit_ridge
@@ -27,7 +27,7 @@ def _as_numpy(out):
     return np.asarray(out)
 
 
-def check_to_network_input(student: Callable) -> bool:
+def check_to_network_input(student: Callable) -> CheckResult:
     """Exercise: ``grey_to_network_input(images, size)`` -> ``(B, 3, size, size)`` tensor.
 
     Grey levels 0..255 -> [0, 1] -> three identical channels -> resized (bilinear, antialiased)
@@ -56,7 +56,7 @@ def check_to_network_input(student: Callable) -> bool:
     )
 
 
-def check_ridge_fit(student: Callable) -> bool:
+def check_ridge_fit(student: Callable) -> CheckResult:
     """Exercise: ``ridge_fit(X, Y, alpha)`` -> ``(coef (p, n), intercept (n,))``.
 
     Minimises ``||Y - X W - b||^2 + alpha ||W||^2`` with the intercept not penalised (centre X
@@ -86,7 +86,7 @@ def check_ridge_fit(student: Callable) -> bool:
     )
 
 
-def check_best_layer_per_area(student: Callable) -> bool:
+def check_best_layer_per_area(student: Callable) -> CheckResult:
     """Exercise: ``best_layer_per_area(matrix, layers, areas)`` -> ``{area: layer}``."""
     layers = ["conv1", "conv2", "conv3", "conv4"]
     cases = [

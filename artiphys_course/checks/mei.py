@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from artiphys_course.checks.core import check_function, tiny_cnn
+from artiphys_course.checks.core import CheckResult, check_function, tiny_cnn
 from artiphys_course.mei import FixedMeanStd, cross_activation
 
 __all__ = ["check_cross_activation_matrix", "check_fix_mean_std", "check_gradient_ascent_step"]
@@ -23,7 +23,7 @@ def _fix_mean_std_reference(images: torch.Tensor, mean: float, std: float) -> to
     return FixedMeanStd(mean, std)(images)
 
 
-def check_fix_mean_std(student: Callable[..., Any]) -> bool:
+def check_fix_mean_std(student: Callable[..., Any]) -> CheckResult:
     """Check ``student(images (n, C, H, W), mean, std)``: each image rescaled to that mean/std.
 
     The standard deviation is the population one (``unbiased=False``) over all pixels and
@@ -57,7 +57,7 @@ def _step_reference(
     return FixedMeanStd(0.0, 1.0)(images + lr * grad / rms)
 
 
-def check_gradient_ascent_step(student: Callable[..., Any]) -> bool:
+def check_gradient_ascent_step(student: Callable[..., Any]) -> CheckResult:
     """Check ``student(model, images (n, C, H, W), neurons, lr)`` -> the next images.
 
     One step: image ``k`` moves by ``lr`` times the gradient of ``neurons[k]``'s response,
@@ -85,7 +85,7 @@ def _cross_reference(model: nn.Module, meis: torch.Tensor) -> torch.Tensor:
     return cross_activation(model, meis)
 
 
-def check_cross_activation_matrix(student: Callable[..., Any]) -> bool:
+def check_cross_activation_matrix(student: Callable[..., Any]) -> CheckResult:
     """Check ``student(model, meis (n, C, H, W))`` -> ``(n, n)`` normalised cross-activation.
 
     Entry ``[i, j]`` is neuron ``i``'s response to MEI ``j`` divided by neuron ``i``'s response

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from artiphys_course.checks.core import check_function
+from artiphys_course.checks.core import CheckResult, check_function
 from artiphys_course.losses import poisson_loss
 from artiphys_course.metrics import bits_per_spike
 
@@ -28,7 +28,7 @@ def _scipy_log_pmf(counts: torch.Tensor, rates: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(stats.poisson.logpmf(counts.numpy(), rates.numpy())).float()
 
 
-def check_poisson_log_pmf(student: Callable[[torch.Tensor, torch.Tensor], Any]) -> bool:
+def check_poisson_log_pmf(student: Callable[[torch.Tensor, torch.Tensor], Any]) -> CheckResult:
     """Check ``student(counts, rates)`` -> element-wise ``log p(counts | rates)``.
 
     Compared with :data:`scipy.stats.poisson.logpmf` on counts 0..12 and random rates.
@@ -50,7 +50,7 @@ def check_poisson_log_pmf(student: Callable[[torch.Tensor, torch.Tensor], Any]) 
     )
 
 
-def check_poisson_loss(student: Callable[[torch.Tensor, torch.Tensor], Any]) -> bool:
+def check_poisson_loss(student: Callable[[torch.Tensor, torch.Tensor], Any]) -> CheckResult:
     """Check ``student(rates, responses)`` against :func:`artiphys_course.losses.poisson_loss`.
 
     The loss is the mean over all elements of ``rate - response * log(rate + 1e-8)``.
@@ -73,7 +73,7 @@ def check_poisson_loss(student: Callable[[torch.Tensor, torch.Tensor], Any]) -> 
     )
 
 
-def check_bits_per_spike(student: Callable[[np.ndarray, np.ndarray], Any]) -> bool:
+def check_bits_per_spike(student: Callable[[np.ndarray, np.ndarray], Any]) -> CheckResult:
     """Check ``student(y_true, y_pred)`` against :func:`artiphys_course.metrics.bits_per_spike`."""
     cases = []
     for seed, shape in ((4, (50, 3)), (5, (200, 8))):

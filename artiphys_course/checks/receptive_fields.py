@@ -10,13 +10,13 @@ from collections.abc import Callable, Sequence
 
 from torch import nn
 
-from artiphys_course.checks.core import check_function
+from artiphys_course.checks.core import CheckResult, check_function
 from artiphys_course.receptive_fields import conv_output_size, receptive_field_table, rf_step
 
 __all__ = ["check_output_size", "check_rf_of_stack", "check_rf_step"]
 
 
-def check_rf_step(student: Callable) -> bool:
+def check_rf_step(student: Callable) -> CheckResult:
     """Exercise: ``rf_step(rf_size, jump, start, kernel_size, stride, padding, dilation)``.
 
     Returns the ``(rf_size, jump, start)`` of a layer's output units from those of its input.
@@ -39,7 +39,7 @@ def check_rf_step(student: Callable) -> bool:
     )
 
 
-def check_output_size(student: Callable) -> bool:
+def check_output_size(student: Callable) -> CheckResult:
     """Exercise: ``output_size(n, kernel_size, stride, padding, dilation)`` (PyTorch's rule)."""
     cases = [
         (224, 11, 4, 2, 1),
@@ -66,7 +66,7 @@ def _stack_reference(layers: Sequence[tuple[int, int, int, int]]) -> tuple[int, 
     return last.size[0], last.jump[0], last.start[0]
 
 
-def check_rf_of_stack(student: Callable) -> bool:
+def check_rf_of_stack(student: Callable) -> CheckResult:
     """Exercise: ``rf_of_stack(layers)`` -> ``(rf_size, jump, start)`` of the last layer.
 
     ``layers`` is a list of ``(kernel_size, stride, padding, dilation)`` tuples, applied in order.

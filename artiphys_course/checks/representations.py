@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from artiphys_course.checks.core import check_function
+from artiphys_course.checks.core import CheckResult, check_function
 from artiphys_course.rsa import compare_rdms, rdm
 from artiphys_course.tuning import (
     orientation_difference,
@@ -37,7 +37,7 @@ def _tuned_population(seed: int, n_stimuli: int = 36, n_units: int = 7) -> tuple
     return resp, theta
 
 
-def check_preferred_orientation(student: Callable) -> bool:
+def check_preferred_orientation(student: Callable) -> CheckResult:
     """Exercise: ``preferred_orientation(responses, orientation_deg)`` -> ``(n_units,)`` degrees.
 
     Circular mean on the doubled angle, weights = response minus the unit's minimum; the answer is
@@ -67,7 +67,7 @@ def check_preferred_orientation(student: Callable) -> bool:
     )
 
 
-def check_circular_error(student: Callable) -> bool:
+def check_circular_error(student: Callable) -> CheckResult:
     """Exercise: ``circular_error(predicted_deg, true_deg)`` -> absolute error, [0, 90] degrees."""
     rng = np.random.default_rng(3)
     cases = [
@@ -90,7 +90,7 @@ def check_circular_error(student: Callable) -> bool:
     )
 
 
-def check_correlation_rdm(student: Callable) -> bool:
+def check_correlation_rdm(student: Callable) -> CheckResult:
     """Exercise: ``correlation_rdm(responses)`` -> ``(n_stimuli, n_stimuli)`` of ``1 - r``."""
     rng = np.random.default_rng(4)
     resp, _ = _tuned_population(5, n_stimuli=12, n_units=30)
@@ -107,7 +107,7 @@ def check_correlation_rdm(student: Callable) -> bool:
     )
 
 
-def check_compare_rdms(student: Callable) -> bool:
+def check_compare_rdms(student: Callable) -> CheckResult:
     """Exercise: ``compare_rdms(rdm_a, rdm_b)`` -> Spearman correlation of the upper triangles."""
     rng = np.random.default_rng(6)
     x = rng.normal(size=(10, 15))

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from artiphys_course.checks.core import check_function
+from artiphys_course.checks.core import CheckResult, check_function
 from artiphys_course.metrics import correlation
 from artiphys_course.simulate import fano_factor, noise_ceiling_from_rates
 
@@ -21,7 +21,7 @@ def _repeats(seed: int, shape: tuple[int, int, int], scale: float) -> np.ndarray
     return rng.poisson(np.broadcast_to(rates, shape)).astype(np.float64)
 
 
-def check_fano_factor(student: Callable[[np.ndarray], Any]) -> bool:
+def check_fano_factor(student: Callable[[np.ndarray], Any]) -> CheckResult:
     """Check ``student(responses_by_image)`` -> ``(n_neurons,)`` mean Fano factors.
 
     Compared with :func:`artiphys_course.simulate.fano_factor` on Poisson counts, including
@@ -43,7 +43,7 @@ def check_fano_factor(student: Callable[[np.ndarray], Any]) -> bool:
     )
 
 
-def check_poisson_noise_ceiling(student: Callable[[np.ndarray], Any]) -> bool:
+def check_poisson_noise_ceiling(student: Callable[[np.ndarray], Any]) -> CheckResult:
     """Check ``student(rates)`` -> ``(n_neurons,)`` Poisson ceiling ``sqrt(Var / (Var + mean))``.
 
     Compared with :func:`artiphys_course.simulate.noise_ceiling_from_rates` with no gain noise.
@@ -67,7 +67,7 @@ def check_poisson_noise_ceiling(student: Callable[[np.ndarray], Any]) -> bool:
     )
 
 
-def check_response_correlation(student: Callable[[np.ndarray, np.ndarray], Any]) -> bool:
+def check_response_correlation(student: Callable[[np.ndarray, np.ndarray], Any]) -> CheckResult:
     """Check ``student(x, y)`` -> ``(n_neurons,)`` Pearson correlation of matching columns.
 
     Compared with :func:`artiphys_course.metrics.correlation` (and so with ``np.corrcoef``).

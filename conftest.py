@@ -1,4 +1,9 @@
-"""Shared pytest fixtures."""
+"""Test configuration for the whole repository: tests/ and nbval on solutions/.
+
+Exercise checks are strict here: a wrong answer raises instead of showing a hint, so a broken
+solution or reference fails the run (the kernels nbval starts inherit the setting). Fixtures for
+real data copies and an empty offline cache.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parent
+
+os.environ["ARTIPHYS_STRICT_CHECKS"] = "1"
 
 
 def shared_data_dir() -> Path | None:
@@ -24,6 +31,14 @@ def shared_data() -> Path:
     if path is None:
         pytest.skip("real data copies (../shared/data) are not present")
     return path
+
+
+@pytest.fixture
+def lenient(monkeypatch) -> None:
+    """Exercise checks report wrong answers instead of raising (the repository runs them strict)."""
+    from artiphys_course.checks import STRICT_ENV
+
+    monkeypatch.delenv(STRICT_ENV, raising=False)
 
 
 @pytest.fixture
