@@ -64,8 +64,7 @@ def _params(
     lengths = {name: len(t) for name, t in tensors.items() if len(t) != 1}
     if len(set(lengths.values())) > 1:
         raise ValueError(
-            f"stimulus parameters must have length 1 or one common length B, got lengths "
-            f"{lengths}"
+            f"stimulus parameters must have length 1 or one common length B, got lengths {lengths}"
         )
     return [t.reshape(-1) for t in torch.broadcast_tensors(*tensors.values())]
 
