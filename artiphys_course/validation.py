@@ -150,6 +150,8 @@ def indices(values: Any, name: str, n_total: int) -> torch.Tensor:
             kind = "bool"
     else:
         array = np.asarray(values)
+        if array.size == 0:
+            raise ValueError(f"{name} must be an int or a non-empty 1-D sequence, got {values!r}")
         kind = {"b": "bool", "i": "int", "u": "int"}.get(array.dtype.kind, array.dtype.name)
         if array.dtype.kind == "O" and all(_is_integer(v) for v in array.reshape(-1)):
             kind = "int"
@@ -166,8 +168,8 @@ def indices(values: Any, name: str, n_total: int) -> torch.Tensor:
     bad = idx[(idx < 0) | (idx >= n_total)]
     if bad.numel():
         raise IndexError(
-            f"{name} index {bad[0].item()} is out of range: there are {n_total} "
-            f"(valid 0..{n_total - 1}; negative indices are not allowed)"
+            f"{name} index {bad[0].item()} is out of range: there are {n_total} units "
+            f"(valid 0..{n_total - 1}); negative indices are not allowed"
         )
     return idx
 
