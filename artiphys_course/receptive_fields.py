@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from artiphys_course import validation
 from artiphys_course.recording import TruncatedModel, forward_until, get_layer
 from artiphys_course.units import eval_mode
 
@@ -310,7 +311,7 @@ def _walk(
 def _image_shape(image_shape: int | Sequence[int] | None) -> tuple[int, int] | None:
     if image_shape is None:
         return None
-    return _pair(image_shape)
+    return validation.image_shape(image_shape)
 
 
 def receptive_field_table(
@@ -385,11 +386,22 @@ def rf_box(
     """The analytic RF of one unit as inclusive pixel bounds ``(top, bottom, left, right)``.
 
     ``position`` ``(row, col)`` of the unit in the layer's output defaults to the centre unit's
-    (:func:`center_position`). Bounds may lie outside the image (padding).
+    (:func:`center_position`); it must lie inside the layer's output for ``image_shape``
+    (``IndexError`` otherwise). Bounds may lie outside the image (padding).
     """
     rf = receptive_field(model, layer, image_shape)
     if position is None:
         position = center_position(model, layer, image_shape)
+    else:
+        if isinstance(position, str) or len(position) != 2:
+            raise ValueError(f"position must be (row, col), got {position!r}")
+        position = tuple(validation.integer(p, "position") for p in position)
+        h, w = rf.output_shape
+        if not (0 <= position[0] < h and 0 <= position[1] < w):
+            raise IndexError(
+                f"position {position} is outside the {h}x{w} output of {layer!r} for "
+                f"image_shape {image_shape} (valid rows 0..{h - 1}, columns 0..{w - 1})"
+            )
     row, col = rf.center_of(position)
     hr, hc = (rf.size[0] - 1) / 2, (rf.size[1] - 1) / 2
     return (row - hr, row + hr, col - hc, col + hc)
