@@ -67,8 +67,8 @@ def poisson_loss(
     Raises
     ------
     ValueError
-        Shapes differ, a rate or a response is negative, NaN or infinite, or ``reduction`` is
-        unknown.
+        Shapes differ, a rate or a response is negative, NaN or infinite, ``reduction`` is
+        unknown, or the mean of no elements is asked for.
 
     Examples
     --------
@@ -84,6 +84,8 @@ def poisson_loss(
             f"rates and responses must have the same shape (trials, neurons); got rates "
             f"{tuple(rates.shape)} and responses {tuple(responses.shape)}."
         )
+    if reduction == "mean" and rates.numel() == 0:
+        raise ValueError("rates and responses are empty: their mean loss is undefined.")
     validation.finite(rates, "rates")
     validation.finite(responses, "responses")
     if bool((responses < 0).any()):
