@@ -58,18 +58,22 @@ ArrayLike = Any  # numpy array, torch tensor or nested sequence
 ByImage = Sequence[ArrayLike] | np.ndarray
 
 
-def _as_numpy(x: ArrayLike, name: str) -> np.ndarray:
+def _as_numpy(x: ArrayLike, name: str, *, finite: bool = True) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
-    validation.finite(x, name)
+    if finite:
+        validation.finite(x, name)
     x = np.asarray(x, dtype=np.float64)
     if x.ndim not in (1, 2):
         raise ValueError(f"{name} must have shape (trials, neurons) or (trials,), got {x.shape}.")
     return x
 
 
-def _pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    a, b = _as_numpy(y_true, "y_true"), _as_numpy(y_pred, "y_pred")
+def _pair(
+    y_true: ArrayLike, y_pred: ArrayLike, *, finite: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    a = _as_numpy(y_true, "y_true", finite=finite)
+    b = _as_numpy(y_pred, "y_pred", finite=finite)
     if a.shape != b.shape:
         raise ValueError(
             f"y_true and y_pred must have the same shape; got {a.shape} and {b.shape}."
@@ -125,13 +129,18 @@ def correlation_score(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     Parameters
     ----------
     y_true, y_pred : array-like
-        Shape ``(trials, neurons)``, finite.
+        Shape ``(trials, neurons)``.
 
     Returns
     -------
     float
+        NaN when a value is not finite (a diverged model): the trainer's divergence check
+        (:func:`artiphys_course.training.fit`) then reports it.
     """
-    corr, _ = _correlation(*_pair(y_true, y_pred))
+    a, b = _pair(y_true, y_pred, finite=False)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("nan")
+    corr, _ = _correlation(a, b)
     return float(np.mean(np.nan_to_num(corr, nan=0.0)))
 
 
