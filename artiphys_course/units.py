@@ -322,7 +322,10 @@ def grey_image(
     device : str or torch.device, optional
         Where to put the image (default CPU).
     """
-    shape = tuple(int(s) for s in image_shape)
+    if isinstance(image_shape, (str, bytes)) or not isinstance(image_shape, Sequence):
+        raise TypeError(f"image_shape must be (C, H, W) or (H, W), got {image_shape!r}")
+    shape = tuple(validation.integer(s, "image_shape", minimum=1) for s in image_shape)
+    validation.finite(value, "value")
     if len(shape) == 2:
         shape = (1, *shape)
     if len(shape) != 3 or min(shape) < 1:

@@ -153,6 +153,8 @@ def test_float_and_negative_neuron_indices_are_refused(model):
         compute_meis(model, 0.5, image_shape=(1, 8, 8), steps=1, progress=False)  # neuron 0
     with pytest.raises(IndexError, match="negative indices are not allowed"):
         gradient_rf(model, -1, image_shape=(1, 8, 8), progress=False)
+    with pytest.raises(TypeError, match="image_shape must be"):
+        gradient_rf(model, 0, image_shape="18", progress=False)  # was a (1, 8) grey image
     curves = tuning_curves(np.eye(4), [0.0, 45.0, 90.0, 135.0])
     with pytest.raises(IndexError, match="negative indices are not allowed"):
         curves.select([-1])  # meant "the last unit" here, an error elsewhere
