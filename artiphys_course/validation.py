@@ -29,7 +29,15 @@ import torch
 
 from artiphys_course.runtime import notice
 
-__all__ = ["finite", "image_shape", "indices", "integer", "notice_undefined", "positive"]
+__all__ = [
+    "finite",
+    "image_shape",
+    "indices",
+    "integer",
+    "is_integer",
+    "notice_undefined",
+    "positive",
+]
 
 
 def finite(value: Any, name: str) -> None:
@@ -69,7 +77,8 @@ def finite(value: Any, name: str) -> None:
         )
 
 
-def _is_integer(value: Any) -> bool:
+def is_integer(value: Any) -> bool:
+    """True for Python and NumPy integers, False for ``bool`` and everything else."""
     return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(
         value, (bool, np.bool_)
     )
@@ -90,7 +99,7 @@ def integer(
     """
     if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_floating_point():
         value = value.item()
-    if not _is_integer(value):
+    if not is_integer(value):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     value = int(value)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
@@ -153,7 +162,7 @@ def indices(values: Any, name: str, n_total: int) -> torch.Tensor:
         if array.size == 0:
             raise ValueError(f"{name} must be an int or a non-empty 1-D sequence, got {values!r}")
         kind = {"b": "bool", "i": "int", "u": "int"}.get(array.dtype.kind, array.dtype.name)
-        if array.dtype.kind == "O" and all(_is_integer(v) for v in array.reshape(-1)):
+        if array.dtype.kind == "O" and all(is_integer(v) for v in array.reshape(-1)):
             kind = "int"
         idx = torch.as_tensor(array.astype(np.int64)) if kind == "int" else None
     if kind != "int" or idx is None:
@@ -185,13 +194,13 @@ def image_shape(value: Any, name: str = "image_shape") -> tuple[int, int]:
         Not two sizes, or a size below 1.
     """
     if isinstance(value, (str, bytes)) or not (
-        _is_integer(value) or isinstance(value, (Sequence, np.ndarray, torch.Tensor))
+        is_integer(value) or isinstance(value, (Sequence, np.ndarray, torch.Tensor))
     ):
         raise TypeError(
             f"{name} must be an int (square) or (height, width), got {type(value).__name__} "
             f"{value!r}"
         )
-    sizes = [value, value] if _is_integer(value) else list(value)
+    sizes = [value, value] if is_integer(value) else list(value)
     if len(sizes) != 2:
         raise ValueError(f"{name} must be an int (square) or (height, width), got {value!r}")
     h, w = (integer(s, name, minimum=1) for s in sizes)
