@@ -31,6 +31,7 @@ from scipy.optimize import curve_fit
 from torch import nn
 from torch.nn import functional as F
 
+from artiphys_course import validation
 from artiphys_course.receptive_fields import receptive_field, xn
 from artiphys_course.recording import forward_until, get_layer
 from artiphys_course.runtime import progress_bar
@@ -80,7 +81,12 @@ def _position(
     position: tuple[int, int] | None, h: int, w: int, layer: str | None
 ) -> tuple[int, int]:
     """``position`` checked against an ``h x w`` map; default the centre unit's position."""
-    row, col = position if position is not None else ((h - 1) // 2, (w - 1) // 2)
+    if position is None:
+        row, col = (h - 1) // 2, (w - 1) // 2
+    else:
+        if isinstance(position, str) or len(position) != 2:
+            raise ValueError(f"position must be (row, col), got {position!r}")
+        row, col = (validation.integer(p, "position") for p in position)
     if not (0 <= row < h and 0 <= col < w):
         raise IndexError(
             f"position {(row, col)} is outside the {h}x{w} output of {layer!r} "
@@ -223,6 +229,15 @@ def bar_responses(
     np.ndarray
         ``(n_bars, n_units)`` float32 (stimuli by neurons).
     """
+    batch_size = validation.integer(batch_size, "batch_size", minimum=1)
+    in_channels = validation.integer(in_channels, "in_channels", minimum=1)
+    # without a transform the images go straight into the model's first convolution
+    first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if transform is None and first_conv is not None and first_conv.in_channels != in_channels:
+        raise ValueError(
+            f"in_channels={in_channels}, but the model's first convolution takes "
+            f"{first_conv.in_channels} channels; pass in_channels={first_conv.in_channels}"
+        )
     _check_size(model, layer, bars.image_shape)
     if device is None:
         device = model_device(model)
@@ -258,7 +273,7 @@ def select_bars(
     responses : np.ndarray
         ``(n_bars,)`` responses of one unit.
     top_n : int
-        How many bars.
+        How many bars, ``1 <= top_n <= n_bars``.
     which : {"top", "bottom"}
 
     Returns
@@ -269,10 +284,11 @@ def select_bars(
         ``(top_n,)`` non-negative weights: distance of each response above (``"top"``) or below
         (``"bottom"``) the median response over all bars.
     """
+    validation.finite(responses, "responses")
     responses = np.asarray(responses, dtype=np.float64).reshape(-1)
     if which not in ("top", "bottom"):
         raise ValueError(f"which must be 'top' or 'bottom', got {which!r}")
-    top_n = int(min(top_n, responses.size))
+    top_n = validation.integer(top_n, "top_n", minimum=1, maximum=responses.size)
     median = np.median(responses)
     order = np.argsort(responses, kind="stable")
     index = order[::-1][:top_n] if which == "top" else order[:top_n]
@@ -297,7 +313,7 @@ def weighted_bar_map(
     bars : BarSet or array
         The bar set, or the bars already drawn as coverage ``(n_bars, H, W)`` (1 in, 0 out).
     top_n : int
-        Number of bars to sum.
+        Number of bars to sum, ``1 <= top_n <= n_bars``.
     which : {"top", "bottom"}
         Most or least effective bars (see :func:`select_bars` for the weights).
     weighting : {"response", "uniform"}
@@ -313,6 +329,12 @@ def weighted_bar_map(
     """
     if weighting not in ("response", "uniform"):
         raise ValueError(f"weighting must be 'response' or 'uniform', got {weighting!r}")
+    n_responses = np.size(responses)
+    if isinstance(bars, BarSet) and len(bars) != n_responses:
+        raise ValueError(
+            f"responses must have one value per bar: the bar set has {len(bars)} bars, "
+            f"responses has {n_responses} values"
+        )
     index, weights = select_bars(responses, top_n, which)
     if weighting == "uniform":
         weights = np.ones_like(weights)
@@ -416,16 +438,23 @@ def fit_gaussian_2d(image: np.ndarray) -> GaussianFit:
     Parameters
     ----------
     image : np.ndarray
-        ``(H, W)`` map.
+        ``(H, W)`` map, finite, at least 3 x 3 (7 parameters need at least 9 pixels).
 
     Returns
     -------
     GaussianFit
-        With one entry (arrays of length 1).
+        With one entry (arrays of length 1); NaN parameters and ``r2 = 0`` for a flat map or a
+        failed fit.
     """
+    validation.finite(image, "image")
     image = np.asarray(image, dtype=np.float64)
     if image.ndim != 2:
         raise ValueError(f"expected a 2-D map (H, W), got shape {image.shape}")
+    if min(image.shape) < 3:
+        raise ValueError(
+            f"image must be at least 3 x 3 to fit a 2-D Gaussian (7 parameters), "
+            f"got shape {image.shape}"
+        )
     nan = GaussianFit(
         np.full((1, 2), np.nan),
         np.full((1, 2), np.nan),
@@ -475,6 +504,7 @@ def fit_gaussian_2d(image: np.ndarray) -> GaussianFit:
 
 def fit_gaussians(maps: np.ndarray) -> GaussianFit:
     """:func:`fit_gaussian_2d` for each of ``(n, H, W)`` maps, stacked into arrays of length n."""
+    validation.finite(maps, "maps")
     maps = np.asarray(maps)
     if maps.ndim != 3:
         raise ValueError(f"expected maps of shape (n, H, W), got {maps.shape}")

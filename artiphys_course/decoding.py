@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from artiphys_course import validation
 from artiphys_course.runtime import get_device, seeded
 from artiphys_course.training import TensorBatches, TrainResult, fit
 from artiphys_course.tuning import orientation_difference, wrap_orientation
@@ -96,9 +97,13 @@ class OrientationDecoder(nn.Module):
             raise ValueError(f"unknown target {target!r}; choose one of {_TARGETS}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
-        sizes = [hidden] if isinstance(hidden, int) else list(hidden)
-        sizes = [int(h) for h in sizes if int(h) > 0]
-        n_out = {"circular": 2, "angle": 1, "classes": int(n_classes)}[target]
+        n_inputs = validation.integer(n_inputs, "n_inputs", minimum=1)
+        n_classes = validation.integer(n_classes, "n_classes", minimum=1)
+        period = validation.positive(period, "period")
+        sizes = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
+        sizes = [validation.integer(h, "hidden", minimum=0) for h in sizes]
+        sizes = [h for h in sizes if h > 0]
+        n_out = {"circular": 2, "angle": 1, "classes": n_classes}[target]
         layers: list[nn.Module] = []
         width = int(n_inputs)
         for h in sizes:
@@ -157,6 +162,8 @@ class OrientationDecoder(nn.Module):
     @torch.no_grad()
     def predict(self, responses: np.ndarray | torch.Tensor, batch_size: int = 4096) -> np.ndarray:
         """Decoded orientation in degrees ``(n,)`` for responses ``(n, n_inputs)``."""
+        batch_size = validation.integer(batch_size, "batch_size", minimum=1)
+        validation.finite(_numpy(responses), "responses")
         device = self.input_mean.device
         x = torch.as_tensor(_numpy(responses), dtype=torch.float32)
         n_inputs = self.input_mean.shape[0]
@@ -285,6 +292,11 @@ def train_decoder(
     -------
     DecoderResult
     """
+    batch_size = validation.integer(batch_size, "batch_size", minimum=1)
+    max_epochs = validation.integer(max_epochs, "max_epochs", minimum=1)
+    validation.integer(seed, "seed")
+    validation.finite(_numpy(responses), "responses")
+    validation.finite(_numpy(orientation_deg), "orientation_deg")
     x = _numpy(responses).astype(np.float32)
     y = _numpy(orientation_deg).astype(np.float64)
     if x.ndim != 2:
@@ -294,8 +306,6 @@ def train_decoder(
             f"orientation_deg must have shape (n_stimuli,) = ({len(x)},) to match responses "
             f"{x.shape}, got {y.shape}"
         )
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-        raise ValueError("responses and orientation_deg must not contain NaN or infinite values")
     if not 0.0 < test_fraction < 1.0 or not 0.0 < validation_fraction < 1.0:
         raise ValueError(
             "test_fraction and validation_fraction must lie in (0, 1), got "

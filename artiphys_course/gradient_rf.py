@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from artiphys_course import validation
 from artiphys_course.runtime import progress_bar
 from artiphys_course.units import (
     check_responses,
@@ -37,6 +38,7 @@ def _as_image(image: Tensor | None, image_shape: Sequence[int] | None, device) -
         if image_shape is None:
             raise ValueError("pass the image where the gradient is taken, or image_shape=(C, H, W)")
         return grey_image(image_shape, 0.0, device=device)
+    validation.finite(image, "image")
     image = torch.as_tensor(image, dtype=torch.float32)
     if image.ndim == 2:
         image = image[None, None]
@@ -105,8 +107,7 @@ def gradient_rf(
     Tensor
         ``(n_neurons, C, H, W)`` gradients, in response units per input unit, on ``device``.
     """
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk_size = validation.integer(chunk_size, "chunk_size", minimum=1)
     device = torch.device(device) if device is not None else model_device(model)
     x0 = _as_image(image, image_shape, device).detach()
     select = {"layer": layer, "readout": readout}

@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from artiphys_course.metrics import correlation, oracle_correlation
+from artiphys_course.metrics import correlation, correlation_score, oracle_correlation
 from artiphys_course.models.readouts import FactorizedReadout
 from artiphys_course.ridge import fit_ridge
 from artiphys_course.runtime import get_device, progress_bar, seeded
@@ -390,7 +390,7 @@ def fit_factorized_readout(
         return (m(inputs) - targets).pow(2).mean()
 
     def validation_correlation(m: FactorizedReadout) -> float:
-        return float(np.mean(correlation(ys[val].cpu(), m(xs[val]).cpu())))
+        return correlation_score(ys[val].cpu(), m(xs[val]).cpu())
 
     history = fit(
         model,

@@ -21,6 +21,8 @@ from typing import Literal
 
 import torch
 
+from artiphys_course import validation
+
 __all__ = ["poisson_loss"]
 
 Reduction = Literal["mean", "sum", "none"]
@@ -46,8 +48,9 @@ def poisson_loss(
         Predicted mean responses, shape ``(trials, neurons)`` (any shape works), non-negative.
         Units: expected counts per trial (the same units as ``responses``).
     responses : torch.Tensor
-        Observed responses, same shape as ``rates`` (non-negative counts; non-integer values
-        such as normalised responses are allowed).
+        Observed responses, same shape as ``rates`` (finite non-negative counts; non-integer
+        values such as normalised responses are allowed). A negative count is an error: the
+        loss would have no minimum.
     eps : float
         Added to the rates inside the logarithm so that a zero rate gives a finite loss.
     full : bool
@@ -64,7 +67,8 @@ def poisson_loss(
     Raises
     ------
     ValueError
-        Shapes differ, a rate is negative, or ``reduction`` is unknown.
+        Shapes differ, a rate or a response is negative, NaN or infinite, ``reduction`` is
+        unknown, or the mean of no elements is asked for.
 
     Examples
     --------
@@ -79,6 +83,15 @@ def poisson_loss(
         raise ValueError(
             f"rates and responses must have the same shape (trials, neurons); got rates "
             f"{tuple(rates.shape)} and responses {tuple(responses.shape)}."
+        )
+    if reduction == "mean" and rates.numel() == 0:
+        raise ValueError("rates and responses are empty: their mean loss is undefined.")
+    validation.finite(rates, "rates")
+    validation.finite(responses, "responses")
+    if bool((responses < 0).any()):
+        raise ValueError(
+            "responses must be non-negative counts, but the smallest is "
+            f"{responses.min().item():.3g} (with a negative count the loss has no minimum)."
         )
     if bool((rates < 0).any()):
         raise ValueError(

@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
+from artiphys_course import validation
 from artiphys_course.runtime import progress_bar
 from artiphys_course.units import (
     OwnResponseFunction,
@@ -383,9 +384,16 @@ def compute_meis(
     -------
     MEIResult
     """
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    shape = tuple(int(s) for s in image_shape)
+    steps = validation.integer(steps, "steps", minimum=1)
+    if chunk_size is not None:
+        chunk_size = validation.integer(chunk_size, "chunk_size", minimum=1)
+    validation.integer(seed, "seed")
+    lr = validation.positive(lr, "lr")
+    validation.finite(init_std, "init_std")
+    validation.finite(initial, "initial")
+    if isinstance(image_shape, (str, bytes)) or not isinstance(image_shape, Sequence):
+        raise TypeError(f"image_shape must be (C, H, W) or (H, W), got {image_shape!r}")
+    shape = tuple(validation.integer(s, "image_shape", minimum=1) for s in image_shape)
     if len(shape) == 2:
         shape = (1, *shape)
     if len(shape) != 3:

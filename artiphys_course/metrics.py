@@ -38,8 +38,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from artiphys_course import validation
+
 __all__ = [
     "correlation",
+    "correlation_score",
     "correlation_to_average",
     "oracle_correlation",
     "explainable_variance",
@@ -55,17 +58,22 @@ ArrayLike = Any  # numpy array, torch tensor or nested sequence
 ByImage = Sequence[ArrayLike] | np.ndarray
 
 
-def _as_numpy(x: ArrayLike, name: str) -> np.ndarray:
+def _as_numpy(x: ArrayLike, name: str, *, finite: bool = True) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
+    if finite:
+        validation.finite(x, name)
     x = np.asarray(x, dtype=np.float64)
     if x.ndim not in (1, 2):
         raise ValueError(f"{name} must have shape (trials, neurons) or (trials,), got {x.shape}.")
     return x
 
 
-def _pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    a, b = _as_numpy(y_true, "y_true"), _as_numpy(y_pred, "y_pred")
+def _pair(
+    y_true: ArrayLike, y_pred: ArrayLike, *, finite: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    a = _as_numpy(y_true, "y_true", finite=finite)
+    b = _as_numpy(y_pred, "y_pred", finite=finite)
     if a.shape != b.shape:
         raise ValueError(
             f"y_true and y_pred must have the same shape; got {a.shape} and {b.shape}."
@@ -75,23 +83,8 @@ def _pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]
     return a, b
 
 
-def correlation(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
-    """Pearson correlation per neuron between responses and predictions, over trials.
-
-    Parameters
-    ----------
-    y_true, y_pred : array-like
-        Shape ``(trials, neurons)`` (or ``(trials,)`` for a single neuron), NumPy or torch.
-
-    Returns
-    -------
-    np.ndarray
-        Shape ``(neurons,)`` (a 0-d array for 1-D input), values in [-1, 1]. A neuron whose
-        responses or predictions are constant over trials gets **0, not NaN**: a model that
-        predicts nothing varying has no linear relation with the data, and averages over neurons
-        stay finite.
-    """
-    a, b = _pair(y_true, y_pred)
+def _correlation(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson correlation over axis 0 and the mask of neurons where it is undefined (NaN)."""
     constant = (np.ptp(a, axis=0) == 0) | (np.ptp(b, axis=0) == 0)
     a = a - a.mean(axis=0)
     b = b - b.mean(axis=0)
@@ -99,7 +92,56 @@ def correlation(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
     den = np.sqrt((a * a).sum(axis=0) * (b * b).sum(axis=0))
     undefined = constant | (den == 0)
     safe = np.where(undefined, 1.0, den)
-    return np.where(undefined, 0.0, np.clip(num / safe, -1.0, 1.0))
+    return np.where(undefined, np.nan, np.clip(num / safe, -1.0, 1.0)), undefined
+
+
+_CONSTANT = "its responses or predictions do not vary, so no correlation is defined"
+
+
+def correlation(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
+    """Pearson correlation per neuron between responses and predictions, over trials.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like
+        Shape ``(trials, neurons)`` (or ``(trials,)`` for a single neuron), NumPy or torch;
+        finite (NaN or Inf is a ``ValueError``).
+
+    Returns
+    -------
+    np.ndarray
+        Shape ``(neurons,)`` (a 0-d array for 1-D input), values in [-1, 1]. A neuron whose
+        responses or predictions are constant over trials has no correlation: it gets **NaN**,
+        with an :class:`~artiphys_course.runtime.ArtiphysWarning` (average with ``np.nanmean``).
+    """
+    a, b = _pair(y_true, y_pred)
+    corr, undefined = _correlation(a, b)
+    validation.notice_undefined(undefined, "correlation", _CONSTANT)
+    return corr
+
+
+def correlation_score(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Mean :func:`correlation` over neurons as a training score, a constant neuron counting 0.
+
+    Early stopping needs a number at every epoch, also when some neuron's predictions are still
+    constant; such a neuron (NaN in :func:`correlation`) adds 0 to the mean here, silently.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like
+        Shape ``(trials, neurons)``.
+
+    Returns
+    -------
+    float
+        NaN when a value is not finite (a diverged model): the trainer's divergence check
+        (:func:`artiphys_course.training.fit`) then reports it.
+    """
+    a, b = _pair(y_true, y_pred, finite=False)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("nan")
+    corr, _ = _correlation(a, b)
+    return float(np.mean(np.nan_to_num(corr, nan=0.0)))
 
 
 def _by_image(responses_by_image: ByImage, name: str = "responses_by_image") -> list[np.ndarray]:
@@ -111,6 +153,7 @@ def _by_image(responses_by_image: ByImage, name: str = "responses_by_image") -> 
                 f"{name} as one array must have shape (images, repeats, neurons), "
                 f"got {responses_by_image.shape}."
             )
+        validation.finite(responses_by_image, name)
         groups = list(responses_by_image.astype(np.float64))
     else:
         groups = []
@@ -155,6 +198,7 @@ def _predictions_by_image(predictions_by_image: ByImage) -> list[np.ndarray]:
         else:
             predictions_by_image = items
     if isinstance(predictions_by_image, np.ndarray) and predictions_by_image.ndim == 2:
+        validation.finite(predictions_by_image, "predictions_by_image")
         return list(predictions_by_image.astype(np.float64)[:, None, :])
     return _by_image(predictions_by_image, "predictions_by_image")
 
@@ -180,14 +224,17 @@ def correlation_to_average(
     Returns
     -------
     np.ndarray
-        Shape ``(neurons,)``; 0 for neurons with constant averages (see :func:`correlation`).
+        Shape ``(neurons,)``; NaN, with a warning, for neurons with constant averages (see
+        :func:`correlation`).
     """
     groups = _by_image(responses_by_image)
     preds = _predictions_by_image(predictions_by_image)
     _check_same_layout(groups, preds)
     mean_resp = np.stack([g.mean(axis=0) for g in groups])
     mean_pred = np.stack([p.mean(axis=0) for p in preds])
-    return correlation(mean_resp, mean_pred)
+    corr, undefined = _correlation(mean_resp, mean_pred)
+    validation.notice_undefined(undefined, "correlation_to_average", _CONSTANT)
+    return corr
 
 
 def oracle_correlation(responses_by_image: ByImage) -> np.ndarray:
@@ -208,7 +255,7 @@ def oracle_correlation(responses_by_image: ByImage) -> np.ndarray:
     Returns
     -------
     np.ndarray
-        Shape ``(neurons,)``.
+        Shape ``(neurons,)``; NaN, with a warning, for a neuron whose responses do not vary.
     """
     groups = _by_image(responses_by_image)
     _check_repeats(groups)
@@ -217,7 +264,11 @@ def oracle_correlation(responses_by_image: ByImage) -> np.ndarray:
         k = g.shape[0]
         trials.append(g)
         loo.append((g.sum(axis=0, keepdims=True) - g) / (k - 1))
-    return correlation(np.concatenate(trials), np.concatenate(loo))
+    corr, undefined = _correlation(np.concatenate(trials), np.concatenate(loo))
+    validation.notice_undefined(
+        undefined, "oracle_correlation", "its responses (or their leave-one-out means) are constant"
+    )
+    return corr
 
 
 def _variances(groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -256,7 +307,7 @@ def fev(responses_by_image: ByImage) -> np.ndarray:
     """Fraction of explainable variance (FEV): explainable variance / total variance.
 
     1 for noiseless responses, 0 for pure noise; Cadena et al. (2019) kept neurons with an
-    FEV above 0.15. Neurons with zero total variance get 0.
+    FEV above 0.15. A neuron with zero total variance has no FEV: NaN, with a warning.
 
     Parameters
     ----------
@@ -267,13 +318,14 @@ def fev(responses_by_image: ByImage) -> np.ndarray:
     Returns
     -------
     np.ndarray
-        Shape ``(neurons,)``, at most 1.
+        Shape ``(neurons,)``, at most 1; NaN where the responses do not vary at all.
     """
     groups = _by_image(responses_by_image)
     _check_repeats(groups)
     total, noise = _variances(groups)
+    validation.notice_undefined(total <= 0, "fev", "its responses do not vary at all")
     safe = np.where(total > 0, total, 1.0)
-    return np.where(total > 0, (total - noise) / safe, 0.0)
+    return np.where(total > 0, (total - noise) / safe, np.nan)
 
 
 def feve(responses_by_image: ByImage, predictions_by_image: ByImage) -> np.ndarray:
@@ -296,8 +348,8 @@ def feve(responses_by_image: ByImage, predictions_by_image: ByImage) -> np.ndarr
     Returns
     -------
     np.ndarray
-        Shape ``(neurons,)``. NaN where the explainable variance is not positive (FEVE is
-        undefined there; select neurons with :func:`fev` first).
+        Shape ``(neurons,)``. NaN, with a warning, where the explainable variance is not
+        positive (FEVE is undefined there; select neurons with :func:`fev` first).
     """
     groups = _by_image(responses_by_image)
     _check_repeats(groups)
@@ -313,6 +365,7 @@ def feve(responses_by_image: ByImage, predictions_by_image: ByImage) -> np.ndarr
     mse = np.concatenate([(g - p) ** 2 for g, p in zip(groups, preds, strict=True)]).mean(axis=0)
     explainable = total - noise
     positive = explainable > 0
+    validation.notice_undefined(~positive, "feve", "its explainable variance is not positive")
     safe = np.where(positive, explainable, 1.0)
     return np.where(positive, 1.0 - (mse - noise) / safe, np.nan)
 
@@ -370,7 +423,7 @@ def bits_per_spike(y_true: ArrayLike, y_pred: ArrayLike, *, eps: float = 1e-8) -
     Returns
     -------
     np.ndarray
-        Shape ``(neurons,)``; NaN for neurons without any spike.
+        Shape ``(neurons,)``; NaN, with a warning, for neurons without any spike.
     """
     k, rate = _pair(y_true, y_pred)
     if (rate < 0).any() or (k < 0).any():
@@ -378,6 +431,7 @@ def bits_per_spike(y_true: ArrayLike, y_pred: ArrayLike, *, eps: float = 1e-8) -
     null = k.mean(axis=0)
     gain = (k * np.log(rate + eps) - rate).sum(axis=0) - (k * np.log(null + eps) - null).sum(axis=0)
     spikes = k.sum(axis=0)
+    validation.notice_undefined(spikes <= 0, "bits_per_spike", "it has no spike on these trials")
     safe = np.where(spikes > 0, spikes, 1.0)
     return np.where(spikes > 0, gain / (safe * np.log(2)), np.nan)
 

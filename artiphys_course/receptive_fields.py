@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from artiphys_course import validation
 from artiphys_course.recording import TruncatedModel, forward_until, get_layer
 from artiphys_course.units import eval_mode
 
@@ -310,7 +311,7 @@ def _walk(
 def _image_shape(image_shape: int | Sequence[int] | None) -> tuple[int, int] | None:
     if image_shape is None:
         return None
-    return _pair(image_shape)
+    return validation.image_shape(image_shape)
 
 
 def receptive_field_table(
@@ -385,14 +386,36 @@ def rf_box(
     """The analytic RF of one unit as inclusive pixel bounds ``(top, bottom, left, right)``.
 
     ``position`` ``(row, col)`` of the unit in the layer's output defaults to the centre unit's
-    (:func:`center_position`). Bounds may lie outside the image (padding).
+    (:func:`center_position`); it must lie inside the layer's output for ``image_shape``
+    (``IndexError`` otherwise). Bounds may lie outside the image (padding).
     """
     rf = receptive_field(model, layer, image_shape)
-    if position is None:
-        position = center_position(model, layer, image_shape)
+    position = _unit_position(position, rf.output_shape, layer, image_shape)
     row, col = rf.center_of(position)
     hr, hc = (rf.size[0] - 1) / 2, (rf.size[1] - 1) / 2
     return (row - hr, row + hr, col - hc, col + hc)
+
+
+def _unit_position(
+    position: Sequence[int] | None,
+    output_shape: tuple[int, int],
+    layer: str,
+    image_shape: int | Sequence[int],
+) -> tuple[int, int]:
+    """``position`` (row, col) checked to be integers inside the layer's ``(h, w)`` output;
+    ``None`` gives the centre unit's."""
+    h, w = output_shape
+    if position is None:
+        return (h - 1) // 2, (w - 1) // 2
+    if isinstance(position, str) or len(position) != 2:
+        raise ValueError(f"position must be (row, col), got {position!r}")
+    row, col = (validation.integer(p, "position") for p in position)
+    if not (0 <= row < h and 0 <= col < w):
+        raise IndexError(
+            f"position {(row, col)} is outside the {h}x{w} output of {layer!r} for "
+            f"image_shape {image_shape} (valid rows 0..{h - 1}, columns 0..{w - 1})"
+        )
+    return row, col
 
 
 def xn(model: nn.Module, layer: str, *, max_size: int | None = None) -> int:
@@ -555,7 +578,8 @@ def empirical_receptive_field(
     np.ndarray
         ``(H, W)`` absolute gradient summed over input channels.
     """
-    h, w = _pair(image_shape)
+    h, w = validation.image_shape(image_shape)
+    validation.finite(images, "images")
     rf = receptive_field(model, layer)
     if h < rf.size[0] or w < rf.size[1]:
         raise ValueError(
@@ -579,10 +603,11 @@ def empirical_receptive_field(
     x.requires_grad_(True)
     with eval_mode(net):
         out = forward_until(net, layer, x)
-    if position is None:
-        position = ((out.shape[2] - 1) // 2, (out.shape[3] - 1) // 2)
-    value = out[0, :, position[0], position[1]]
-    value = value.sum() if channels is None else value[torch.as_tensor(channels).reshape(-1)].sum()
+    row, col = _unit_position(position, tuple(out.shape[2:]), layer, (h, w))
+    value = out[0, :, row, col]
+    if channels is not None:
+        value = value[validation.indices(channels, "channels", len(value)).to(value.device)]
+    value = value.sum()
     (grad,) = torch.autograd.grad(value, x)
     return grad.abs().sum(1)[0].detach().cpu().numpy()
 

@@ -18,7 +18,9 @@ This is the natural limit of the correlation distance, which ignores offset and 
 patterns are the same pattern up to an offset. Constant *units* (a unit that never changes across
 stimuli) need no special care: they add the same value to every pattern.
 
-Comparing RDMs whose upper triangle is constant (no rank order) gives similarity 0 instead of NaN.
+Such patterns are reported with an :class:`~artiphys_course.runtime.ArtiphysWarning`. Comparing
+RDMs one of whose upper triangles is constant (no rank order) is undefined: the similarity is NaN,
+with a warning (see "Bad input" in docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from typing import Literal
 import numpy as np
 import torch
 from scipy.stats import rankdata
+
+from artiphys_course import validation
+from artiphys_course.runtime import notice
 
 __all__ = [
     "RSAResult",
@@ -58,8 +63,7 @@ def _as_patterns(responses: np.ndarray | torch.Tensor) -> np.ndarray:
     if x.shape[0] < 2:
         raise ValueError(f"an RDM needs at least 2 stimuli, got {x.shape[0]}")
     x = x.reshape(x.shape[0], -1)
-    if not np.all(np.isfinite(x)):
-        raise ValueError("responses contain NaN or infinite values")
+    validation.finite(x, "responses")
     return x
 
 
@@ -99,6 +103,13 @@ def rdm(responses: np.ndarray | torch.Tensor, metric: Metric = "correlation") ->
         corr = np.clip(unit @ unit.T, -1.0, 1.0)
         d = 1.0 - corr  # constant rows of `unit` are zero: distance 1 to every other pattern
         d[np.ix_(constant, constant)] = 0.0
+        if constant.any():
+            notice(
+                f"{int(constant.sum())} of {len(x)} response patterns are constant across units "
+                f"(first stimuli {np.flatnonzero(constant)[:5].tolist()}): their correlation "
+                "distance is undefined and set to 1 to every other pattern, 0 among themselves "
+                "(see the rsa module docstring)."
+            )
     d = 0.5 * (d + d.T)
     np.fill_diagonal(d, 0.0)
     return d
@@ -112,8 +123,7 @@ def _check_rdm(r: np.ndarray | torch.Tensor, name: str = "rdm") -> np.ndarray:
         raise ValueError(f"{name} must be a square (n_stimuli, n_stimuli) matrix, got {r.shape}")
     if r.shape[0] < 3:
         raise ValueError(f"comparing RDMs needs at least 3 stimuli, {name} has {r.shape[0]}")
-    if not np.all(np.isfinite(r)):
-        raise ValueError(f"{name} contains NaN or infinite values")
+    validation.finite(r, name)
     return r
 
 
@@ -137,14 +147,14 @@ def upper_triangle(rdm_matrix: np.ndarray | torch.Tensor) -> np.ndarray:
 
 
 def _correlate(a: np.ndarray, b: np.ndarray, method: Method) -> float:
-    """Spearman or Pearson correlation of two vectors; 0 when either is constant."""
+    """Spearman or Pearson correlation of two vectors; NaN when either is constant."""
     if method == "spearman":
         a, b = rankdata(a), rankdata(b)
     a = a - a.mean()
     b = b - b.mean()
     denom = np.sqrt(np.sum(a**2) * np.sum(b**2))
     if denom <= 1e-12 * max(1.0, float(np.abs(a).max(initial=0) * np.abs(b).max(initial=0))):
-        return 0.0
+        return float("nan")
     return float(np.clip(np.sum(a * b) / denom, -1.0, 1.0))
 
 
@@ -165,7 +175,7 @@ def compare_rdms(
     -------
     float
         Correlation in [-1, 1]; equals ``scipy.stats.spearmanr`` (or ``pearsonr``) of the upper
-        triangles, except that a constant upper triangle gives 0 instead of NaN.
+        triangles. NaN, with an ArtiphysWarning, when either upper triangle is constant.
     """
     if method not in _METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {_METHODS}")
@@ -175,7 +185,13 @@ def compare_rdms(
             f"the RDMs must cover the same stimuli: shapes {a.shape} and {b.shape} differ"
         )
     iu = np.triu_indices(a.shape[0], k=1)
-    return _correlate(a[iu], b[iu], method)
+    similarity = _correlate(a[iu], b[iu], method)
+    if np.isnan(similarity):
+        notice(
+            "compare_rdms is NaN: an RDM's dissimilarities are all equal, so they have no order "
+            "to correlate."
+        )
+    return similarity
 
 
 @dataclass
@@ -248,8 +264,9 @@ def rsa(
     """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
-    if n_bootstrap < 0 or n_permutations < 0:
-        raise ValueError("n_bootstrap and n_permutations must be >= 0")
+    n_bootstrap = validation.integer(n_bootstrap, "n_bootstrap", minimum=0)
+    n_permutations = validation.integer(n_permutations, "n_permutations", minimum=0)
+    validation.integer(seed, "seed")
     similarity = compare_rdms(rdm_a, rdm_b, method)
     a, b = _check_rdm(rdm_a), _check_rdm(rdm_b)
     n = a.shape[0]
@@ -262,9 +279,10 @@ def rsa(
         i, j = idx[iu[0]], idx[iu[1]]
         keep = i != j
         boot[k] = _correlate(a[i[keep], j[keep]], b[i[keep], j[keep]], method)
-    if n_bootstrap:
+    if n_bootstrap and not np.isnan(boot).all():
         alpha = (1.0 - confidence) / 2.0
-        ci_low, ci_high = (float(q) for q in np.quantile(boot, [alpha, 1.0 - alpha]))
+        # a resample that repeats one stimulus throughout has no defined similarity (NaN)
+        ci_low, ci_high = (float(q) for q in np.nanquantile(boot, [alpha, 1.0 - alpha]))
     else:
         ci_low = ci_high = float("nan")
 
@@ -275,7 +293,7 @@ def rsa(
         null[k] = _correlate(upper_a, b[np.ix_(perm, perm)][iu], method)
     p_value = (
         float((1 + np.sum(null >= similarity - 1e-12)) / (1 + n_permutations))
-        if n_permutations
+        if n_permutations and not np.isnan(similarity)
         else float("nan")
     )
     return RSAResult(

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from artiphys_course import validation
+
 __all__ = [
     "BarSet",
     "bar_coverage",
@@ -43,47 +45,50 @@ __all__ = [
 ArrayLike = float | Sequence[float] | np.ndarray | torch.Tensor
 
 
-def _image_shape(image_shape: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(image_shape, (int, np.integer)):
-        h = w = int(image_shape)
-    else:
-        if len(image_shape) != 2:
-            raise ValueError(
-                f"image_shape must be an int (square) or (height, width), got {image_shape!r}"
-            )
-        h, w = (int(s) for s in image_shape)
-    if h < 1 or w < 1:
-        raise ValueError(f"image_shape must be positive, got {(h, w)}")
-    return h, w
-
-
 def _params(
-    *values: ArrayLike, device: torch.device | str | None, dtype: torch.dtype
+    *, device: torch.device | str | None, dtype: torch.dtype, **values: ArrayLike
 ) -> list[torch.Tensor]:
-    """Broadcast scalar / 1-D parameters to a common 1-D length ``B``."""
-    tensors = [torch.as_tensor(v, dtype=dtype, device=device) for v in values]
-    for t in tensors:
+    """Broadcast scalar / 1-D parameters (given as ``name=value``) to a common 1-D length ``B``.
+
+    Every value must be finite, and the lengths must be 1 or one common ``B``.
+    """
+    tensors = {}
+    for name, v in values.items():
+        validation.finite(v, name)
+        t = torch.as_tensor(v, dtype=dtype, device=device)
         if t.ndim > 1:
             raise ValueError(
-                f"stimulus parameters must be scalars or 1-D sequences, got shape {tuple(t.shape)}"
+                f"{name} must be a scalar or a 1-D sequence, got shape {tuple(t.shape)}"
             )
-    return [t.reshape(-1) for t in torch.broadcast_tensors(*(t.reshape(-1) for t in tensors))]
+        tensors[name] = t.reshape(-1)
+    lengths = {name: len(t) for name, t in tensors.items() if len(t) != 1}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(
+            f"stimulus parameters must have length 1 or one common length B, got lengths {lengths}"
+        )
+    return [t.reshape(-1) for t in torch.broadcast_tensors(*tensors.values())]
 
 
 def _centres(
-    center: ArrayLike | None, h: int, w: int, device, dtype
+    center: ArrayLike | None, h: int, w: int, n: int, device, dtype
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Centre rows and columns, ``(1,)`` or ``(n,)`` each (``n`` stimuli); default the middle."""
     if center is None:
         return (
             torch.tensor([(h - 1) / 2], dtype=dtype, device=device),
             torch.tensor([(w - 1) / 2], dtype=dtype, device=device),
         )
+    validation.finite(center, "center")
     c = torch.as_tensor(center, dtype=dtype, device=device)
     if c.shape[-1:] != (2,) or c.ndim > 2:
         raise ValueError(
             f"center must be (row, col) or an array of shape (B, 2), got {tuple(c.shape)}"
         )
     c = c.reshape(-1, 2)
+    if len(c) != 1 and n != 1 and len(c) != n:
+        raise ValueError(
+            f"center must give one (row, col) or one per stimulus (B = {n}), got {len(c)}"
+        )
     return c[:, 0], c[:, 1]
 
 
@@ -144,9 +149,11 @@ def bar_coverage(
     torch.Tensor
         ``(B, H, W)`` values in [0, 1].
     """
-    h, w = _image_shape(image_shape)
-    ori, length, width = _params(orientation_deg, length, width, device=device, dtype=dtype)
-    row0, col0 = _centres(center, h, w, device, dtype)
+    h, w = validation.image_shape(image_shape)
+    ori, length, width = _params(
+        device=device, dtype=dtype, orientation_deg=orientation_deg, length=length, width=width
+    )
+    row0, col0 = _centres(center, h, w, len(ori), device, dtype)
     ori, length, width, row0, col0 = torch.broadcast_tensors(ori, length, width, row0, col0)
     if torch.any(length < 0) or torch.any(width < 0):
         raise ValueError("bar length and width must be non-negative")
@@ -163,6 +170,7 @@ def bar_coverage(
 
 def _values(value: ArrayLike, name: str, device, dtype) -> torch.Tensor:
     """A per-bar (B,), colour (1, C) or per-bar colour (B, C) value as (B|1, C|1, 1, 1)."""
+    validation.finite(value, name)
     t = torch.as_tensor(value, dtype=dtype, device=device)
     if t.ndim == 0:
         t = t.view(1, 1)
@@ -184,12 +192,19 @@ def _compose(
     device,
     dtype,
 ) -> torch.Tensor:
+    channels = validation.integer(channels, "channels", minimum=1)
     fg = _values(foreground, "foreground", device, dtype)
     bg = _values(background, "background", device, dtype)
     for t, name in ((fg, "foreground"), (bg, "background")):
         if t.shape[1] not in (1, channels):
             raise ValueError(
                 f"{name} has {t.shape[1]} colour values but the image has {channels} channels"
+            )
+    for t, name in ((fg, "foreground"), (bg, "background")):
+        if t.shape[0] not in (1, len(pattern)) and len(pattern) != 1:
+            raise ValueError(
+                f"{name} has {t.shape[0]} rows but there are {len(pattern)} stimuli "
+                "(give one value, one colour (1, C), or one per stimulus)"
             )
     p = pattern[:, None]
     out = bg + p * (fg - bg)
@@ -291,11 +306,18 @@ def make_gratings(
     torch.Tensor
         ``(B, C, H, W)``.
     """
-    h, w = _image_shape(image_shape)
+    h, w = validation.image_shape(image_shape)
+    channels = validation.integer(channels, "channels", minimum=1)
     ori, sf, phase, contrast, mean = _params(
-        orientation_deg, spatial_frequency, phase_deg, contrast, mean, device=device, dtype=dtype
+        device=device,
+        dtype=dtype,
+        orientation_deg=orientation_deg,
+        spatial_frequency=spatial_frequency,
+        phase_deg=phase_deg,
+        contrast=contrast,
+        mean=mean,
     )
-    row0, col0 = _centres(center, h, w, device, dtype)
+    row0, col0 = _centres(center, h, w, len(ori), device, dtype)
     ori, sf, phase, contrast, mean, row0, col0 = torch.broadcast_tensors(
         ori, sf, phase, contrast, mean, row0, col0
     )
@@ -339,19 +361,20 @@ def make_gabors(
     torch.Tensor
         ``(B, C, H, W)``.
     """
-    h, w = _image_shape(image_shape)
+    h, w = validation.image_shape(image_shape)
+    channels = validation.integer(channels, "channels", minimum=1)
     ori, sf, phase, sigma, aspect, contrast, mean = _params(
-        orientation_deg,
-        spatial_frequency,
-        phase_deg,
-        sigma,
-        aspect_ratio,
-        contrast,
-        mean,
         device=device,
         dtype=dtype,
+        orientation_deg=orientation_deg,
+        spatial_frequency=spatial_frequency,
+        phase_deg=phase_deg,
+        sigma=sigma,
+        aspect_ratio=aspect_ratio,
+        contrast=contrast,
+        mean=mean,
     )
-    row0, col0 = _centres(center, h, w, device, dtype)
+    row0, col0 = _centres(center, h, w, len(ori), device, dtype)
     ori, sf, phase, sigma, aspect, contrast, mean, row0, col0 = torch.broadcast_tensors(
         ori, sf, phase, sigma, aspect, contrast, mean, row0, col0
     )
@@ -383,8 +406,8 @@ def position_grid(extent: float, n: int) -> np.ndarray:
     np.ndarray
         ``(n,)`` float offsets in pixels.
     """
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+    n = validation.integer(n, "n", minimum=1)
+    validation.finite(extent, "extent")
     if n == 1:
         return np.zeros(1)
     return np.linspace(-extent / 2, extent / 2, n)
@@ -514,15 +537,33 @@ def make_bar_set(
     -------
     BarSet
     """
-    h, w = _image_shape(image_shape)
+    h, w = validation.image_shape(image_shape)
     if rf_center is None:
         rf_center = ((h - 1) / 2, (w - 1) / 2)
-    if n_orientations < 1:
-        raise ValueError("n_orientations must be at least 1")
+    if np.shape(rf_center) != (2,):
+        raise ValueError(f"rf_center must be (row, col), got {rf_center!r}")
+    rf_size = validation.positive(rf_size, "rf_size")
+    n_orientations = validation.integer(n_orientations, "n_orientations", minimum=1)
+    for name, value in (
+        ("rf_center", rf_center),
+        ("lengths", lengths),
+        ("aspect_ratios", aspect_ratios),
+        ("position_extent", position_extent),
+        ("min_width", min_width),
+    ):
+        validation.finite(value, name)
+    if np.any(np.asarray(lengths) <= 0) or np.any(np.asarray(aspect_ratios) <= 0):
+        raise ValueError(
+            f"lengths and aspect_ratios must be > 0, got {lengths!r} and {aspect_ratios!r}"
+        )
+    if not (np.size(lengths) and np.size(aspect_ratios) and np.size(polarities)):
+        raise ValueError("lengths, aspect_ratios and polarities must not be empty")
     if any(p not in (1, -1) for p in polarities):
         raise ValueError(f"polarities must be +1 and/or -1, got {polarities}")
     oris = np.arange(n_orientations) * 180.0 / n_orientations
     n_rows, n_cols = (n_positions, n_positions) if np.isscalar(n_positions) else n_positions
+    n_rows = validation.integer(n_rows, "n_positions", minimum=1)
+    n_cols = validation.integer(n_cols, "n_positions", minimum=1)
     ext_rows, ext_cols = (
         (position_extent, position_extent) if np.isscalar(position_extent) else position_extent
     )

@@ -35,7 +35,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from artiphys_course.losses import poisson_loss
-from artiphys_course.metrics import correlation, model_predictions
+from artiphys_course.metrics import correlation_score, model_predictions
 from artiphys_course.models.normative import TiltCNN, make_tilt_task
 from artiphys_course.runtime import get_device, progress_bar, seeded
 
@@ -416,7 +416,7 @@ def _validation_correlation(
     model: torch.nn.Module, loader: DataLoader, device: torch.device, data_key: str | None
 ) -> float:
     y_true, y_pred = model_predictions(model, loader, device=device, data_key=data_key)
-    return float(np.mean(correlation(y_true, y_pred)))
+    return correlation_score(y_true, y_pred)
 
 
 def _regularizer(model: torch.nn.Module, data_key: str | None) -> torch.Tensor | float:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from scipy.optimize import curve_fit
 
+from artiphys_course import validation
 from artiphys_course.runtime import progress_bar
 
 __all__ = [
@@ -42,10 +43,8 @@ __all__ = [
 def _numpy(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
-    x = np.asarray(x, dtype=np.float64)
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return x
+    validation.finite(x, name)
+    return np.asarray(x, dtype=np.float64)
 
 
 def _responses_and_angles(
@@ -136,14 +135,11 @@ class TuningCurves:
         return self.mean.shape[1]
 
     def select(self, units: int | np.ndarray | list[int]) -> TuningCurves:
-        """The tuning curves of a subset of units (columns), e.g. to fit or plot only those."""
-        index = np.atleast_1d(np.asarray(units))
-        if (
-            index.dtype.kind in "iu"
-            and index.size
-            and (index.min() < -self.n_units or index.max() >= self.n_units)
-        ):
-            raise IndexError(f"units {index.tolist()} out of range: there are {self.n_units} units")
+        """The tuning curves of a subset of units (columns), e.g. to fit or plot only those.
+
+        ``units`` are non-negative integer indices (see :func:`artiphys_course.validation.indices`).
+        """
+        index = validation.indices(units, "units", self.n_units).numpy()
         return TuningCurves(
             self.orientation_deg, self.mean[:, index], self.sem[:, index], self.count, self.period
         )
@@ -185,8 +181,9 @@ def tuning_curves(
     if bin_deg is None:
         centres, index = np.unique(theta, return_inverse=True)
     else:
+        bin_deg = validation.positive(bin_deg, "bin_deg")
         n_bins = period / bin_deg
-        if bin_deg <= 0 or abs(n_bins - round(n_bins)) > 1e-9:
+        if abs(n_bins - round(n_bins)) > 1e-9:
             raise ValueError(
                 f"period {period} must be a positive multiple of bin_deg, got {bin_deg}"
             )
@@ -346,6 +343,7 @@ def fit_von_mises(
     ----------
     curves : TuningCurves or array, shape (n_orientations, n_units)
         Tuning curves (means per orientation); single-trial responses also work but are slower.
+        At least 4 distinct orientations (a curve with 4 parameters is not determined by fewer).
     orientation_deg : array, shape (n_orientations,), optional
         Needed when ``curves`` is an array.
     period : float, optional
@@ -369,9 +367,15 @@ def fit_von_mises(
         curves = curves.mean
     if orientation_deg is None:
         raise ValueError("orientation_deg is required when curves is an array")
-    period = 180.0 if period is None else float(period)
+    period = 180.0 if period is None else validation.positive(period, "period")
     r, theta = _responses_and_angles(curves, orientation_deg)
     lower = _default_lower(theta, period) if lower is None else float(lower)
+    n_distinct = len(np.unique(wrap_orientation(theta, period, lower)))
+    if n_distinct < 4:
+        raise ValueError(
+            f"fit_von_mises needs at least 4 distinct orientations (4 parameters per unit), "
+            f"got {n_distinct} in orientation_deg"
+        )
     mu0 = preferred_orientation(r, theta, period=period, lower=lower)
     n = r.shape[1]
     params = np.zeros((n, 4))  # preferred, kappa, amplitude, baseline

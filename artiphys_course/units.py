@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from artiphys_course import validation
 from artiphys_course.recording import truncate
 from artiphys_course.runtime import notice as issue_notice
 
@@ -283,6 +284,8 @@ def select_neurons(neurons: int | Sequence[int] | Tensor | None, n_total: int) -
 
     Raises
     ------
+    TypeError
+        When an index is not an integer (``1.7`` or ``True`` are refused, never rounded).
     IndexError
         When an index is outside ``0..n_total - 1`` (the message gives the count).
     ValueError
@@ -290,20 +293,7 @@ def select_neurons(neurons: int | Sequence[int] | Tensor | None, n_total: int) -
     """
     if neurons is None:
         return torch.arange(n_total)
-    idx = torch.as_tensor(neurons, dtype=torch.long)
-    if idx.ndim == 0:
-        idx = idx.reshape(1)
-    if idx.ndim != 1 or idx.numel() == 0:
-        raise ValueError(
-            f"neurons must be an int or a non-empty 1-D sequence, got shape {tuple(idx.shape)}"
-        )
-    bad = idx[(idx < 0) | (idx >= n_total)]
-    if bad.numel():
-        raise IndexError(
-            f"neuron index {bad[0].item()} is out of range: there are {n_total} units "
-            f"(valid 0..{n_total - 1})"
-        )
-    return idx
+    return validation.indices(neurons, "neurons", n_total)
 
 
 def model_device(model: Any) -> torch.device:
@@ -332,7 +322,10 @@ def grey_image(
     device : str or torch.device, optional
         Where to put the image (default CPU).
     """
-    shape = tuple(int(s) for s in image_shape)
+    if isinstance(image_shape, (str, bytes)) or not isinstance(image_shape, Sequence):
+        raise TypeError(f"image_shape must be (C, H, W) or (H, W), got {image_shape!r}")
+    shape = tuple(validation.integer(s, "image_shape", minimum=1) for s in image_shape)
+    validation.finite(value, "value")
     if len(shape) == 2:
         shape = (1, *shape)
     if len(shape) != 3 or min(shape) < 1:

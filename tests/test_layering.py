@@ -17,7 +17,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "artiphys_course"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("runtime",),
+    ("runtime", "validation"),  # validation: the shared argument checks
     ("stimuli", "metrics", "losses"),  # pure computations on tensors and arrays
     ("simulate", "hierarchy"),
     ("data",),
@@ -138,6 +138,7 @@ def test_package_init_imports_no_topic_module_eagerly():
     ("module", "layer"),
     [
         ("runtime", 0),
+        ("validation", 0),
         ("metrics", 1),
         ("simulate.noise", 2),
         ("data.registry", 3),

@@ -8,6 +8,7 @@ import torch
 from scipy import stats
 
 from artiphys_course import metrics
+from artiphys_course.runtime import ArtiphysWarning
 
 
 @pytest.fixture
@@ -45,15 +46,17 @@ def test_correlation_matches_scipy_per_column():
     np.testing.assert_allclose(metrics.correlation(y[:, 0], p[:, 0]), expected[0], rtol=1e-10)
 
 
-def test_correlation_is_zero_for_constant_columns():
+def test_correlation_is_nan_with_a_warning_for_constant_columns():
     rng = np.random.default_rng(2)
     y = rng.normal(size=(50, 3))
     p = y.copy()
     p[:, 1] = 0.1  # constant prediction (float rounding would give a spurious value)
     y[:, 2] = 3.0  # constant response
-    r = metrics.correlation(y, p)
-    np.testing.assert_allclose(r, [1.0, 0.0, 0.0], atol=1e-12)
-    assert np.all(np.isfinite(r))
+    with pytest.warns(ArtiphysWarning, match=r"correlation is NaN for 2 of 3 neurons"):
+        r = metrics.correlation(y, p)
+    np.testing.assert_allclose(r, [1.0, np.nan, np.nan], atol=1e-12)
+    # the training score counts such a neuron as 0, silently
+    assert metrics.correlation_score(y, p) == pytest.approx(1.0 / 3.0)
 
 
 def test_correlation_errors():
@@ -114,7 +117,9 @@ def test_fev_of_noiseless_responses_is_one_and_of_pure_noise_is_zero():
     np.testing.assert_allclose(metrics.fev(clean), 1.0)
     noise = rng.poisson(2.0, size=(400, 10, 3)).astype(float)  # same rate for every image
     np.testing.assert_allclose(metrics.fev(noise), 0.0, atol=0.02)
-    np.testing.assert_array_equal(metrics.fev(np.ones((5, 3, 2))), 0.0)  # no variance at all
+    with pytest.warns(ArtiphysWarning, match="fev is NaN for 2 of 2 neurons"):
+        no_variance = metrics.fev(np.ones((5, 3, 2)))
+    assert np.isnan(no_variance).all()  # undefined, not 0 (the worst score)
 
 
 def test_feve_is_one_for_the_true_rates_and_zero_for_the_mean(poisson_repeats):

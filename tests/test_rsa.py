@@ -9,6 +9,7 @@ from scipy.spatial.distance import pdist, squareform
 from scipy.stats import pearsonr, spearmanr
 
 from artiphys_course.rsa import compare_rdms, rdm, rsa, upper_triangle
+from artiphys_course.runtime import ArtiphysWarning
 from artiphys_course.tuning import von_mises_tuning
 
 
@@ -36,7 +37,8 @@ def test_constant_patterns_have_documented_distances(patterns):
     x = patterns.copy()
     x[2] = 0.0
     x[5] = 7.0  # another constant pattern at a different level
-    d = rdm(x)
+    with pytest.warns(ArtiphysWarning, match="2 of 12 response patterns are constant"):
+        d = rdm(x)
     assert not np.isnan(d).any()
     assert d[2, 5] == 0.0 and d[5, 2] == 0.0
     others = [i for i in range(len(x)) if i not in (2, 5)]
@@ -72,11 +74,16 @@ def test_compare_rdms_equals_scipy_on_upper_triangles(patterns, method, referenc
     assert compare_rdms(a, b, method) == pytest.approx(reference(a[iu], b[iu])[0], abs=1e-12)
 
 
-def test_compare_constant_rdm_gives_zero_not_nan(patterns):
+def test_compare_constant_rdm_is_nan_with_a_warning(patterns):
     a = rdm(patterns)
     flat = np.ones_like(a) - np.eye(len(a))
-    assert compare_rdms(a, flat) == 0.0
-    assert compare_rdms(flat, flat, "pearson") == 0.0
+    with pytest.warns(ArtiphysWarning, match="compare_rdms is NaN"):
+        assert np.isnan(compare_rdms(a, flat))
+    with pytest.warns(ArtiphysWarning, match="compare_rdms is NaN"):
+        assert np.isnan(compare_rdms(flat, flat, "pearson"))
+    with pytest.warns(ArtiphysWarning, match="compare_rdms is NaN"):
+        result = rsa(a, flat, n_bootstrap=5, n_permutations=5)
+    assert np.isnan(result.similarity) and np.isnan(result.p_value)
 
 
 def test_rsa_identical_rdms():

@@ -86,7 +86,7 @@ def test_bad_parameters_raise_clear_errors():
         bar_coverage(10, 0.0, 5.0, 1.0, center=(1.0, 2.0, 3.0))
     with pytest.raises(ValueError, match=r"image_shape must be an int \(square\) or \(height"):
         make_bars((10, 10, 3), 0.0, 5.0, 1.0)
-    with pytest.raises(ValueError, match="image_shape must be positive"):
+    with pytest.raises(ValueError, match="image_shape must be >= 1"):
         make_gratings((0, 10), 0.0, 0.1)
 
 

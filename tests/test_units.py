@@ -42,7 +42,7 @@ def test_grey_image_and_neuron_selection():
         select_neurons(-1, 3)
     with pytest.raises(ValueError, match="non-empty 1-D"):
         select_neurons([], 3)
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="image_shape must be >= 1, got 0"):
         grey_image((0, 4))
 
 

@@ -1,21 +1,22 @@
-"""Argument checks shared by the simulation modules."""
+"""Argument checks of the simulation modules, on top of :mod:`artiphys_course.validation`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
+from artiphys_course import validation
 
 
 def checked_image_shape(image_shape: Sequence[int]) -> tuple[int, int]:
     """``image_shape`` as ``(height, width)`` ints; ValueError unless both are >= 8 pixels."""
-    if len(image_shape) != 2 or min(image_shape) < 8:
+    if validation.is_integer(image_shape):
+        raise TypeError(f"image_shape must be (height, width), got the int {image_shape!r}")
+    h, w = validation.image_shape(image_shape)
+    if min(h, w) < 8:
         raise ValueError(f"image_shape must be (height, width), both >= 8; got {image_shape!r}")
-    return int(image_shape[0]), int(image_shape[1])
+    return h, w
 
 
 def checked_seed(seed: int) -> int:
     """``seed`` as an int; TypeError for None, a bool, a float or anything else."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(f"seed must be an int, got {seed!r} ({type(seed).__name__}).")
-    return int(seed)
+    return validation.integer(seed, "seed")
