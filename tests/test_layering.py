@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "embedding",
         "features",
         "layer_grid",
+        "patches",
     ),
     ("plotting",),
     ("checks",),
