@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "features",
         "layer_grid",
         "patches",
+        "atlas",
     ),
     ("plotting",),
     ("checks",),
