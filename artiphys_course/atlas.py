@@ -52,6 +52,7 @@ from artiphys_course.tuning import orientation_selectivity
 __all__ = [
     "ALEXNET_LAYERS",
     "LayerResults",
+    "build_atlas",
     "export_unit_results",
     "map_units",
     "write_atlas_site",
@@ -582,3 +583,87 @@ def _atomic_text(path: Path, text: str) -> Path:
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     return path
+
+
+def _layer_names(model: nn.Module, name: str, layers: Sequence[str]) -> list[tuple[str, str]]:
+    """``(label, module name)`` pairs; AlexNet's conv1..conv5 are known by those labels."""
+    pairs = []
+    for label in layers:
+        module = ALEXNET_LAYERS.get(label, label) if name == "alexnet" else label
+        try:
+            get_layer(model, module)
+        except KeyError:
+            known = list(ALEXNET_LAYERS) if name == "alexnet" else []
+            raise KeyError(
+                f"unknown layer {label!r} of {name}; use {known} or a module name from "
+                "artiphys_course.recording.list_layers"
+            ) from None
+        pairs.append((label, module))
+    return pairs
+
+
+def build_atlas(
+    folder: str | os.PathLike,
+    *,
+    model: str = "alexnet",
+    layers: Sequence[str] = ("conv1", "conv2"),
+    units: int = 16,
+    weights: str = "auto",
+    image_source: str = "auto",
+    bar_options: dict | None = None,
+    color_options: dict | None = None,
+    progress: bool = True,
+) -> Path:
+    """Map ``units`` channels of each layer of a pretrained network and write the HTML atlas.
+
+    The channels are spread evenly over each layer (``linspace(0, C - 1, units)``); the
+    natural images are the RF-Mapping ImageNet images
+    (:func:`~artiphys_course.data.imagenet.load_rfmapping_images`, simulated offline).
+
+    Parameters
+    ----------
+    folder : path-like
+        Output folder (``folder/index.html`` opens the atlas).
+    model : {"alexnet", "vgg16", "resnet18"}
+        Loaded with :func:`~artiphys_course.models.pretrained.load_pretrained`.
+    layers : sequence of str
+        ``"conv1"`` ... ``"conv5"`` for AlexNet, or module names.
+    units : int
+        Channels per layer (>= 1; capped at the layer's channel count).
+    weights, image_source : str
+        Passed to ``load_pretrained(weights=...)`` and ``load_rfmapping_images(source=...)``.
+    bar_options, color_options : dict, optional
+        See :func:`map_units`.
+    progress : bool
+
+    Returns
+    -------
+    pathlib.Path
+        ``<folder>/index.html``.
+    """
+    from artiphys_course.data.imagenet import load_rfmapping_images
+    from artiphys_course.models.pretrained import imagenet_normalize, load_pretrained
+
+    if units < 1:
+        raise ValueError(f"units must be >= 1, got {units}")
+    folder = _output_folder(folder)
+    network = load_pretrained(model, weights=weights, progress=progress)
+    pairs = _layer_names(network, model, layers)
+    images = load_rfmapping_images(source=image_source, progress=progress)
+    for label, module in pairs:
+        n_channels = get_layer(network, module).out_channels
+        channels = np.unique(np.linspace(0, n_channels - 1, min(units, n_channels)).round())
+        results = map_units(
+            network,
+            module,
+            images,
+            channels=channels.astype(int).tolist(),
+            name=label,
+            transform=imagenet_normalize,
+            bar_options=bar_options,
+            color_options=color_options,
+            progress=progress,
+        )
+        export_unit_results(results, folder)
+    title = f"{model} ({getattr(network, 'weights_source', weights)} weights)"
+    return write_atlas_site(folder, [label for label, _ in pairs], title=title)

@@ -39,7 +39,7 @@ from torch.nn import functional as F
 from artiphys_course.receptive_fields import receptive_field, xn
 from artiphys_course.recording import forward_until, get_layer
 from artiphys_course.runtime import progress_bar
-from artiphys_course.stimuli import BarSet
+from artiphys_course.stimuli import BarSet, bar_coverage
 from artiphys_course.tuning import preferred_orientation
 from artiphys_course.units import eval_mode, model_device, select_neurons
 
@@ -409,7 +409,6 @@ def non_overlap_bar_map(
     which: str = "top",
     peak: tuple[int, int] | None = None,
     weighting: str = "response",
-    batch_size: int = 4096,
 ) -> tuple[np.ndarray, tuple[int, int]]:
     """A weighted bar map of only the bars that do not overlap the response peak.
 
@@ -423,8 +422,6 @@ def non_overlap_bar_map(
     peak : (row, col), optional
         The pixel to avoid; default the maximum of the unit's ordinary map
         (:func:`weighted_bar_map` with the same ``top_n``, ``which`` and ``weighting``).
-    batch_size : int
-        Bars drawn at a time to test the overlap.
 
     Returns
     -------
@@ -445,12 +442,11 @@ def non_overlap_bar_map(
     h, w = bars.image_shape
     if not (0 <= row < h and 0 <= col < w):
         raise IndexError(f"peak {peak} is outside the {h}x{w} image")
-    overlap = np.concatenate(
-        [
-            bars.coverage(np.arange(start, min(start + batch_size, len(bars))))[:, row, col].numpy()
-            for start in range(0, len(bars), batch_size)
-        ]
-    )
+    # coverage of every bar at the peak pixel: the same antialiased drawing on a 1 x 1 image
+    # whose only pixel sits at the peak (bar centres moved by -peak)
+    overlap = bar_coverage(
+        (1, 1), bars.orientation_deg, bars.length, bars.width, bars.center - np.array(peak)
+    )[:, 0, 0].numpy()
     keep = np.flatnonzero(overlap < 0.5)
     if keep.size == 0:
         return np.zeros((h, w)), (row, col)

@@ -154,3 +154,22 @@ def test_the_site_loads_every_image_and_sorts_units(results, tmp_path):
         assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 1000
     finally:
         browser.quit()
+
+
+def test_cli_builds_an_alexnet_atlas_and_names_bad_input(tmp_data_dir, tmp_path, capsys):
+    from artiphys_course.course.cli import main
+
+    out = tmp_path / "atlas"
+    argv = ["atlas", "--layers", "conv1", "--units", "2", "--out", str(out)]
+    with pytest.warns(Warning):  # offline: untrained AlexNet and simulated images, with notices
+        code = main([*argv, "--weights", "untrained", "--positions", "3"])
+    assert code == 0 and "open" in capsys.readouterr().out
+    assert (out / "index.html").is_file() and (out / "conv1.html").is_file()
+    with open(out / "conv1" / "units.csv") as fh:
+        assert [row["unit"] for row in csv.DictReader(fh)] == ["0", "63"]
+    assert main(["atlas", "--layers", "conv9", "--out", str(out), "--weights", "untrained"]) == 2
+    assert "unknown layer 'conv9'" in capsys.readouterr().err
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    assert main(["atlas", "--out", str(a_file), "--weights", "untrained"]) == 2
+    assert "is a file" in capsys.readouterr().err
