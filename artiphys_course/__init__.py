@@ -29,6 +29,8 @@ TOPICS = (
     "units",
     "receptive_fields",
     "barmap",
+    "patches",
+    "atlas",
     "models",
     "losses",
     "training",

@@ -81,9 +81,10 @@ class LayerResults:
     channels : np.ndarray
         ``(n_units,)``.
     rf_size : int
-        Analytic receptive-field size in pixels (the bar images' size for a model's outputs).
-    xn : int
-        Image size at which the centre unit sees its whole RF (bar images are ``xn`` wide).
+        Analytic receptive-field size in pixels (the image's larger side for a model's outputs).
+    xn : int or None
+        Image size at which the centre unit sees its whole RF (bar images are ``xn`` wide);
+        None for a model's outputs (bars are drawn on the whole image).
     bars : BarMapResult
         Grey bar maps, fits and orientation tuning.
     selectivity : np.ndarray
@@ -106,7 +107,7 @@ class LayerResults:
     layer: str | None
     channels: np.ndarray
     rf_size: int
-    xn: int
+    xn: int | None
     bars: BarMapResult
     selectivity: np.ndarray
     color_pairs: tuple[str, ...]
@@ -168,7 +169,7 @@ def _input_channels(model: nn.Module, images: torch.Tensor, rf: int) -> int:
 
 def map_units(
     model: nn.Module,
-    layer: str,
+    layer: str | None,
     images: torch.Tensor,
     *,
     channels: int | Sequence[int] | None = None,
@@ -189,8 +190,10 @@ def map_units(
     Parameters
     ----------
     model : nn.Module
-    layer : str
-        A name from :func:`~artiphys_course.recording.list_layers` (KeyError lists them).
+    layer : str or None
+        A name from :func:`~artiphys_course.recording.list_layers` (KeyError lists them); None
+        maps a model's outputs ``(B, n)`` (e.g. the digital V1's neurons) with bars over the
+        whole image.
     images : torch.Tensor
         ``(B, C, H, W)`` natural images in the model's input channels (e.g. the RF-Mapping
         images, :func:`~artiphys_course.data.imagenet.load_rfmapping_images`), at least as large
@@ -220,14 +223,23 @@ def map_units(
     -------
     LayerResults
     """
-    get_layer(model, layer)  # unknown names -> KeyError listing the valid ones
-    rf = receptive_field(model, layer).size[0]
-    in_channels = _input_channels(model, images, rf)
-    size = xn(model, layer)
+    if layer is None:  # a model's outputs (digital V1): bars cover the whole image
+        in_channels = _input_channels(model, images, 1)
+        height, width = int(images.shape[2]), int(images.shape[3])
+        rf, size, shape = max(height, width), None, (height, width)
+        rows = 13
+        cover = dict(n_positions=(rows, round(rows * width / height)))
+        cover["position_extent"] = (height / rf, width / rf)
+        grey = make_bar_set(shape, rf, **{**cover, **(bar_options or {})})
+    else:
+        get_layer(model, layer)  # unknown names -> KeyError listing the valid ones
+        rf = receptive_field(model, layer).size[0]
+        in_channels = _input_channels(model, images, rf)
+        size = shape = xn(model, layer)
+        grey = make_bar_set(size, rf, **(bar_options or {}))
     style = dict(
         background=background, amplitude=amplitude, transform=transform, in_channels=in_channels
     )
-    grey = make_bar_set(size, rf, **(bar_options or {}))
     bars = bar_map(model, layer, grey, channels=channels, top_n=top_n, progress=progress, **style)
     n = len(bars)
     non_overlap = np.stack(
@@ -235,11 +247,11 @@ def map_units(
     )
     pairs: tuple[str, ...] = ()
     tuning_c = np.zeros((0, n))
-    maps_c = np.zeros((n, 3, size, size))
+    maps_c = np.zeros((n, 3, *grey.image_shape))
     if color_pairs is not None and in_channels == 3:
         options = dict(lengths=(0.75, 0.375), aspect_ratios=(0.5, 0.2), n_positions=9)
         options.update(color_options or {})
-        colour = make_bar_set(size, rf, color_pairs=color_pairs, **options)
+        colour = make_bar_set(shape, rf, color_pairs=color_pairs, **options)
         responses = bar_responses(
             model, layer, colour, channels=bars.channels, progress=progress, **style
         )
@@ -259,11 +271,11 @@ def map_units(
             f"true_filters must have one filter per unit ({n}), got {len(true_filters)}"
         )
     return LayerResults(
-        name=name or layer,
+        name=name or layer or "outputs",
         layer=layer,
         channels=bars.channels,
         rf_size=int(rf),
-        xn=int(size),
+        xn=size,
         bars=bars,
         selectivity=orientation_selectivity(bars.tuning, bars.orientations_deg),
         color_pairs=tuple(pairs),
@@ -358,7 +370,7 @@ def _write_layer(results: LayerResults, out: Path) -> None:
     for key, value in arrays.items():
         np.save(out / f"{key}.npy", np.asarray(value, dtype=np.float32))
     fit = results.bars.top_fit
-    scale = _pixel_scale(results.xn)
+    scale = _pixel_scale(max(results.bars.bars.image_shape))
     for i, channel in enumerate(results.channels):
         stem = f"unit{int(channel)}"
         bar = _rgb(_scaled(results.bars.top_maps[i], symmetric=False))
@@ -519,7 +531,7 @@ def _layer_page(name: str, summary: dict, tuning: np.ndarray) -> str:
         f"<style>{_STYLE}</style><script>{_SORT_JS}</script></head><body>"
         f'<p><a href="index.html">all layers</a></p><h1>{name}</h1>'
         f"<p>layer {summary['layer']} &middot; RF size {summary['rf_size']} px &middot; "
-        f"xn {summary['xn']} px &middot; {len(summary['units'])} units &middot; "
+        f"xn {summary['xn'] or 'n/a'} px &middot; {len(summary['units'])} units &middot; "
         f"{summary['n_bars']} grey bars</p>"
         "<p>Sort by: "
         '<button id="sort-unit" onclick="sortUnits(\'unit\')">unit</button>'
@@ -624,8 +636,10 @@ def build_atlas(
     ----------
     folder : path-like
         Output folder (``folder/index.html`` opens the atlas).
-    model : {"alexnet", "vgg16", "resnet18"}
-        Loaded with :func:`~artiphys_course.models.pretrained.load_pretrained`.
+    model : {"alexnet", "vgg16", "resnet18", "digital-v1"}
+        Loaded with :func:`~artiphys_course.models.pretrained.load_pretrained`; ``"digital-v1"``
+        maps ``units`` neurons of a digital V1 (:func:`~artiphys_course.simulate.make_digital_v1`,
+        ``layers`` ignored) on its own images and shows each one's true filter.
     layers : sequence of str
         ``"conv1"`` ... ``"conv5"`` for AlexNet, or module names.
     units : int
@@ -647,6 +661,9 @@ def build_atlas(
     if units < 1:
         raise ValueError(f"units must be >= 1, got {units}")
     folder = _output_folder(folder)
+    if model == "digital-v1":
+        _digital_v1_layer(folder, units, bar_options, progress)
+        return write_atlas_site(folder, ["digital_v1"], title="digital V1 (true filters known)")
     network = load_pretrained(model, weights=weights, progress=progress)
     pairs = _layer_names(network, model, layers)
     images = load_rfmapping_images(source=image_source, progress=progress)
@@ -667,3 +684,32 @@ def build_atlas(
         export_unit_results(results, folder)
     title = f"{model} ({getattr(network, 'weights_source', weights)} weights)"
     return write_atlas_site(folder, [label for label, _ in pairs], title=title)
+
+
+def _digital_v1_layer(folder: Path, units: int, bar_options: dict | None, progress: bool) -> None:
+    """Map ``units`` neurons of a small digital V1 and export them with their true filters."""
+    from artiphys_course.simulate import make_digital_v1
+
+    dv1 = make_digital_v1(
+        n_neurons=max(units, 16),
+        n_train=1000,
+        n_validation=0,
+        n_test_images=1,
+        n_repeats=2,
+        progress=progress,
+    )
+    neurons = np.unique(np.linspace(0, dv1.n_neurons - 1, units).round()).astype(int)
+    results = map_units(
+        dv1.model,
+        None,
+        torch.from_numpy(dv1.images),
+        channels=neurons.tolist(),
+        name="digital_v1",
+        background=127.5,  # grey levels 0..255 on a mid-grey screen
+        amplitude=127.5,
+        bar_options=bar_options,
+        color_pairs=None,
+        true_filters=dv1.filters[neurons],
+        progress=progress,
+    )
+    export_unit_results(results, folder)

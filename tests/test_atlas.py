@@ -173,3 +173,36 @@ def test_cli_builds_an_alexnet_atlas_and_names_bad_input(tmp_data_dir, tmp_path,
     a_file.write_text("x")
     assert main(["atlas", "--out", str(a_file), "--weights", "untrained"]) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def test_digital_v1_atlas_shows_true_filters_beside_what_mapping_found(tmp_path):
+    from artiphys_course.atlas import build_atlas
+    from artiphys_course.simulate import make_digital_v1
+    from artiphys_course.tuning import orientation_difference
+
+    index = build_atlas(tmp_path, model="digital-v1", units=4, progress=False)
+    layer = tmp_path / "digital_v1"
+    page = (tmp_path / "digital_v1.html").read_text()
+    assert index.is_file() and page.count('alt="true filter"') == 4
+    filters = np.load(layer / "true_filters.npy")
+    assert filters.shape == (4, 36, 64) and (layer / "png" / "unit0_filter.png").is_file()
+    # the same digital V1 as build_atlas's (same seed and size): mapping finds its truth
+    truth = make_digital_v1(
+        n_neurons=16, n_train=1000, n_validation=0, n_test_images=1, n_repeats=2, progress=False
+    ).neurons
+    with open(layer / "units.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        i = int(row["unit"])
+        if truth.cell_type[i] != "simple":
+            continue
+        error = orientation_difference(
+            float(row["preferred_orientation_deg"]), truth.orientation_deg[i]
+        )
+        assert abs(float(error)) < 15, (
+            i,
+            row["preferred_orientation_deg"],
+            truth.orientation_deg[i],
+        )
+        centre = np.array([float(row["fit_row"]), float(row["fit_col"])])
+        assert np.abs(centre - truth.rf_center[i]).max() < 5

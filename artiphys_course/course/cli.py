@@ -287,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_zoo)
 
     p = sub.add_parser("atlas", help="map units of a pretrained CNN; write a static HTML atlas")
-    p.add_argument("--model", default="alexnet", help="alexnet (default), vgg16 or resnet18")
+    p.add_argument(
+        "--model", default="alexnet", help="alexnet (default), vgg16, resnet18 or digital-v1"
+    )
     p.add_argument("--layers", default="conv1,conv2", help="comma-separated (default conv1,conv2)")
     p.add_argument("--units", type=int, default=16, help="channels per layer (default 16)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (DIR/index.html)")
