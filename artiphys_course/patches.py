@@ -130,7 +130,7 @@ def _winners(
     per_image = map_shape[0] * map_shape[1]
     image_index = flat // per_image
     rows, cols = np.divmod(flat % per_image, map_shape[1])
-    if rf is None or map_shape == (1, 1):
+    if rf is None:
         corners = np.zeros((*flat.shape, 2))
     else:  # rf_box's arithmetic for every winner at once: centre minus half the size
         top = rf.start[0] + rows * rf.jump[0] - (rf.size[0] - 1) / 2
@@ -204,9 +204,9 @@ def top_patches(
     IndexError
         A channel outside the layer's range.
     """
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or len(images) == 0:
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"images must be a (B, C, H, W) tensor, got {shape}")
+        raise ValueError(f"images must be a (B, C, H, W) tensor with B >= 1, got {shape}")
     if top_n < 1 or batch_size < 1:
         raise ValueError(f"top_n and batch_size must be >= 1, got {top_n} and {batch_size}")
     image_shape = (int(images.shape[2]), int(images.shape[3]))
@@ -234,7 +234,8 @@ def top_patches(
             x = images[start : start + batch_size].to(device)
             x = transform(x) if transform is not None else x
             out = forward_until(model, layer, x) if layer is not None else model(x)
-            if out.ndim == 2:
+            if out.ndim == 2:  # no spatial map: one position, the whole image
+                rf = None
                 out = out[:, :, None, None]
             elif out.ndim != 4:
                 raise ValueError(f"expected a (B, n) or (B, C, h, w) output, got {out.shape}")
@@ -246,8 +247,8 @@ def top_patches(
             offset = start * per_image
             state["tv"], state["ti"] = _merge(state["tv"], state["ti"], flat, offset, top_n, True)
             state["bv"], state["bi"] = _merge(state["bv"], state["bi"], flat, offset, top_n, False)
-    assert idx is not None, "images must hold at least one image"
-    patch_shape = rf.size if rf is not None and map_shape != (1, 1) else image_shape
+    assert idx is not None  # at least one batch ran
+    patch_shape = rf.size if rf is not None else image_shape
     top = _winners(images, state["tv"], state["ti"], rf, map_shape, patch_shape, fill)
     bottom = _winners(images, state["bv"], state["bi"], rf, map_shape, patch_shape, fill)
     return PatchResult(
