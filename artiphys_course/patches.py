@@ -78,19 +78,32 @@ def _merge(
     best_values: torch.Tensor | None,
     best_index: torch.Tensor | None,
     values: torch.Tensor,
-    offset: int,
+    index: torch.Tensor,
     k: int,
     largest: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keep the ``k`` largest (smallest) of the running best and a new ``(units, m)`` block."""
-    index = torch.arange(offset, offset + values.shape[1], device=values.device)
-    index = index.expand_as(values)
+    """Keep the ``k`` largest (smallest) of the running best and a new ``(units, m)`` block
+    whose entries have the flat indices ``index`` (``image * positions + position``)."""
     if best_values is not None:
         values = torch.cat([best_values, values], dim=1)
         index = torch.cat([best_index, index], dim=1)
     k = min(k, values.shape[1])
     top, where = values.topk(k, dim=1, largest=largest, sorted=True)
     return top, index.gather(1, where)
+
+
+def _candidates(
+    flat: torch.Tensor, offset: int, per_image: int, per_image_best: bool, largest: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(units, b * positions)`` responses -> candidate values and their flat indices: every
+    position, or (``per_image_best``) each image's best (worst) position only."""
+    if not per_image_best:
+        index = torch.arange(offset, offset + flat.shape[1], device=flat.device)
+        return flat, index.expand_as(flat)
+    per = flat.reshape(flat.shape[0], -1, per_image)
+    values, position = per.max(dim=2) if largest else per.min(dim=2)
+    first = torch.arange(per.shape[1], device=flat.device) * per_image + offset
+    return values, first + position
 
 
 def _crop(
@@ -156,6 +169,7 @@ def top_patches(
     top_n: int = 10,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     batch_size: int = 25,
+    one_per_image: bool = True,
     fill: float = 0.0,
     progress: bool = True,
 ) -> PatchResult:
@@ -179,12 +193,17 @@ def top_patches(
     channels : int or sequence of int, optional
         Channels (neurons) to keep; default all.
     top_n : int
-        Patches per unit and end (at most the number of image positions).
+        Patches per unit and end (at most the number of images, or of image positions with
+        ``one_per_image=False``).
     transform : callable, optional
         Applied to each batch before the model, e.g.
         :func:`~artiphys_course.models.pretrained.imagenet_normalize`.
     batch_size : int
         Images per forward pass.
+    one_per_image : bool
+        At most one patch per image and end: its best (worst) position (default), so the
+        patches show ``top_n`` different images; False ranks all positions of all images
+        together (neighbouring positions of one image may then fill the list).
     fill : float
         Value of patch pixels that lie outside the image (padding).
     progress : bool
@@ -244,9 +263,13 @@ def top_patches(
                 map_shape = (int(out.shape[2]), int(out.shape[3]))
                 per_image = map_shape[0] * map_shape[1]
             flat = out[:, idx].float().transpose(0, 1).reshape(len(idx), -1)
-            offset = start * per_image
-            state["tv"], state["ti"] = _merge(state["tv"], state["ti"], flat, offset, top_n, True)
-            state["bv"], state["bi"] = _merge(state["bv"], state["bi"], flat, offset, top_n, False)
+            for end, largest in (("t", True), ("b", False)):
+                values, index = _candidates(
+                    flat, start * per_image, per_image, one_per_image, largest
+                )
+                state[f"{end}v"], state[f"{end}i"] = _merge(
+                    state[f"{end}v"], state[f"{end}i"], values, index, top_n, largest
+                )
     assert idx is not None  # at least one batch ran
     patch_shape = rf.size if rf is not None else image_shape
     top = _winners(images, state["tv"], state["ti"], rf, map_shape, patch_shape, fill)

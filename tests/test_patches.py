@@ -58,7 +58,12 @@ def test_planted_edge_is_the_top_patch_at_its_rf_box():
     out = net(images)
     row, col = result.top_position[0, 0]
     assert out[4, 0, row, col].item() == pytest.approx(result.top_response[0, 0])
-    mean = result.mean_top_patch[0, 0]  # dark left, bright right
+    # one patch per image by default; ranking all positions lets the edge image fill the list
+    assert all(len(set(row)) == 3 for row in result.top_index)
+    every = top_patches(net, "2", images, top_n=3, one_per_image=False, progress=False)
+    assert every.top_index[0].tolist() == [4, 4, 4]
+    assert every.top_response[0, 0] == result.top_response[0, 0]
+    mean = every.mean_top_patch[0, 0]  # dark left, bright right
     assert mean[:, -1].mean() > mean[:, 0].mean() + 0.2
 
 
