@@ -33,6 +33,8 @@ TOPICS = (
     "units",
     "receptive_fields",
     "barmap",
+    "patches",
+    "atlas",
     "models",
     "losses",
     "training",

@@ -15,6 +15,11 @@ the RF-mapping analyses built on it:
    and orientation, with the fraction of variance explained as goodness of fit; and read the
    orientation tuning from the best response at each bar orientation.
 
+Colour bar sets (``make_bar_set(..., color_pairs=...)``) add a colour map (:func:`color_bar_map`:
+the top bars summed with their foreground-minus-background colour) and a colour tuning
+(:func:`color_tuning`); a non-overlap map (:func:`non_overlap_bar_map`) sums only bars that miss
+the peak of the top map, to show what drives a unit away from its hot spot.
+
 Everything returns arrays; nothing is written to disk. The same functions map a digital-V1 neuron
 (a model whose output is ``(B, n_neurons)``: pass ``layer=None``).
 """
@@ -35,7 +40,7 @@ from artiphys_course import validation
 from artiphys_course.receptive_fields import receptive_field, xn
 from artiphys_course.recording import forward_until, get_layer
 from artiphys_course.runtime import progress_bar
-from artiphys_course.stimuli import BarSet
+from artiphys_course.stimuli import BarSet, bar_coverage
 from artiphys_course.tuning import preferred_orientation
 from artiphys_course.units import eval_mode, model_device, select_neurons
 
@@ -44,6 +49,9 @@ __all__ = [
     "GaussianFit",
     "bar_map",
     "bar_responses",
+    "color_bar_map",
+    "color_tuning",
+    "non_overlap_bar_map",
     "fit_gaussian_2d",
     "fit_gaussians",
     "orientation_tuning",
@@ -349,6 +357,125 @@ def weighted_bar_map(
             )
         coverage = cov[index].astype(np.float64)
     return np.tensordot(weights, coverage, axes=1)
+
+
+def color_bar_map(
+    responses: np.ndarray, bars: BarSet, *, top_n: int = 100, which: str = "top"
+) -> np.ndarray:
+    """A colour bar map: the ``top_n`` best (worst) bars summed with their colour contrast.
+
+    Each selected bar adds ``weight * coverage * (foreground - background)`` per RGB channel
+    (weights as in :func:`select_bars`), so a unit driven by red bars on green gets a map that is
+    positive in red and negative in green where those bars lie; a grey set gives the same map in
+    all three channels (white bars +, black bars -).
+
+    Parameters
+    ----------
+    responses : np.ndarray
+        ``(n_bars,)`` responses of one unit.
+    bars : BarSet
+        Usually a colour set (``color_pairs``).
+    top_n : int
+    which : {"top", "bottom"}
+
+    Returns
+    -------
+    np.ndarray
+        ``(3, H, W)`` float64 map; show it with ``0.5 + 0.5 * map / abs(map).max()``.
+    """
+    index, weights = select_bars(responses, top_n, which)
+    foreground, background = bars.pair_colors(index)
+    contrast = (foreground - background).astype(np.float64)  # (top_n, 3)
+    coverage = bars.coverage(index).double().numpy()  # (top_n, H, W)
+    return np.einsum("n,nc,nhw->chw", weights, contrast, coverage)
+
+
+def color_tuning(responses: np.ndarray, bars: BarSet) -> tuple[tuple[str, ...], np.ndarray]:
+    """Each unit's best response to each colour pair of a colour bar set.
+
+    Parameters
+    ----------
+    responses : np.ndarray
+        ``(n_bars, n_units)``, or ``(n_bars,)`` for one unit.
+    bars : BarSet
+        A colour set (``make_bar_set(..., color_pairs=...)``).
+
+    Returns
+    -------
+    pairs : tuple of str
+        ``(k,)`` ``"foreground/background"`` names (both polarities of every pair).
+    tuning : np.ndarray
+        ``(k, n_units)`` maximum response over all bars of that pair.
+    """
+    if bars.color_pair is None:
+        raise ValueError("bars is a grey set; make it with make_bar_set(..., color_pairs=...)")
+    responses = np.asarray(responses)
+    if responses.ndim == 1:
+        responses = responses[:, None]
+    if responses.ndim != 2 or responses.shape[0] != len(bars):
+        raise ValueError(
+            f"responses must have shape (n_bars, n_units) with n_bars = {len(bars)}, got "
+            f"{responses.shape}"
+        )
+    tuning = np.stack(
+        [responses[bars.color_pair == k].max(axis=0) for k in range(len(bars.color_pairs))]
+    )
+    return bars.color_pairs, tuning
+
+
+def non_overlap_bar_map(
+    responses: np.ndarray,
+    bars: BarSet,
+    *,
+    top_n: int = 100,
+    which: str = "top",
+    peak: tuple[int, int] | None = None,
+    weighting: str = "response",
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """A weighted bar map of only the bars that do not overlap the response peak.
+
+    Parameters
+    ----------
+    responses : np.ndarray
+        ``(n_bars,)`` responses of one unit.
+    bars : BarSet
+    top_n, which, weighting
+        As in :func:`weighted_bar_map`, among the bars left.
+    peak : (row, col), optional
+        The pixel to avoid; default the maximum of the unit's ordinary map
+        (:func:`weighted_bar_map` with the same ``top_n``, ``which`` and ``weighting``).
+
+    Returns
+    -------
+    map : np.ndarray
+        ``(H, W)`` map of the best (worst) bars whose coverage at ``peak`` is below one half.
+    peak : (int, int)
+        The pixel avoided.
+    """
+    responses = np.asarray(responses, dtype=np.float64).reshape(-1)
+    if responses.size != len(bars):
+        raise ValueError(
+            f"responses must have {len(bars)} values (one per bar), got {responses.size}"
+        )
+    if peak is None:
+        full = weighted_bar_map(responses, bars, top_n=top_n, which=which, weighting=weighting)
+        peak = tuple(int(v) for v in np.unravel_index(np.argmax(full), full.shape))
+    row, col = peak
+    h, w = bars.image_shape
+    if not (0 <= row < h and 0 <= col < w):
+        raise IndexError(f"peak {peak} is outside the {h}x{w} image")
+    # coverage of every bar at the peak pixel: the same antialiased drawing on a 1 x 1 image
+    # whose only pixel sits at the peak (bar centres moved by -peak)
+    overlap = bar_coverage(
+        (1, 1), bars.orientation_deg, bars.length, bars.width, bars.center - np.array(peak)
+    )[:, 0, 0].numpy()
+    keep = np.flatnonzero(overlap < 0.5)
+    if keep.size == 0:
+        return np.zeros((h, w)), (row, col)
+    kept = weighted_bar_map(
+        responses[keep], bars.subset(keep), top_n=top_n, which=which, weighting=weighting
+    )
+    return kept, (row, col)
 
 
 # --------------------------------------------------------------------------- Gaussian fits

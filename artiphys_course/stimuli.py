@@ -18,7 +18,8 @@ positions and widths change the image smoothly.
 :class:`BarSet` describes a whole parameter grid (lengths x widths x orientations x polarities x
 positions) in the style of the RF-mapping experiments of Pospisil, Pasupathy & Bair (2018, eLife
 7:e38242) and draws any subset of it on demand, so tens of thousands of bars never have to sit in
-memory at once.
+memory at once. With ``color_pairs`` the polarity axis becomes colour pairs (a red bar on green,
+a green bar on red, ...: the colour sets of the RF-mapping analyses).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import torch
 from artiphys_course import validation
 
 __all__ = [
+    "COLORS",
+    "RFMAPPING_COLOR_PAIRS",
     "BarSet",
     "bar_coverage",
     "make_bar_set",
@@ -43,6 +46,32 @@ __all__ = [
 ]
 
 ArrayLike = float | Sequence[float] | np.ndarray | torch.Tensor
+
+#: Named RGB colours in [0, 1]: black, white, the primaries and their opponents (complements).
+COLORS: dict[str, tuple[float, float, float]] = {
+    "black": (0.0, 0.0, 0.0),
+    "white": (1.0, 1.0, 1.0),
+    "red": (1.0, 0.0, 0.0),
+    "green": (0.0, 1.0, 0.0),
+    "blue": (0.0, 0.0, 1.0),
+    "cyan": (0.0, 1.0, 1.0),
+    "magenta": (1.0, 0.0, 1.0),
+    "yellow": (1.0, 1.0, 0.0),
+}
+#: Foreground/background colour pairs of a colour bar set (each shown in both polarities):
+#: luminance, the red-green and blue-yellow opponent axes, and each primary on its complement.
+RFMAPPING_COLOR_PAIRS = ("white/black", "red/green", "blue/yellow", "red/cyan", "green/magenta")
+
+
+def _pair_colors(pair: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """``"red/green"`` -> (red, green) RGB (foreground, background); KeyError names the colours."""
+    names = pair.split("/")
+    if len(names) != 2 or any(name not in COLORS for name in names):
+        raise KeyError(
+            f"colour pair {pair!r} must be 'foreground/background' with colours from "
+            f"{sorted(COLORS)}"
+        )
+    return COLORS[names[0]], COLORS[names[1]]
 
 
 def _params(
@@ -429,6 +458,11 @@ class BarSet:
         ``(n,)`` +1 for a bar brighter than the background, -1 for a darker one.
     rf_center : (float, float)
         The point the position grid is centred on, pixel ``(row, col)``.
+    color_pairs : tuple of str
+        Colour sets only: the ``"foreground/background"`` pairs drawn, both polarities listed
+        (``("red/green", "green/red", ...)``); empty for grey sets.
+    color_pair : np.ndarray or None
+        Colour sets only: ``(n,)`` index into ``color_pairs`` of each bar.
     """
 
     image_shape: tuple[int, int]
@@ -438,6 +472,8 @@ class BarSet:
     center: np.ndarray
     polarity: np.ndarray
     rf_center: tuple[float, float]
+    color_pairs: tuple[str, ...] = ()
+    color_pair: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.orientation_deg)
@@ -474,17 +510,47 @@ class BarSet:
     ) -> torch.Tensor:
         """Bars ``index`` as images, ``(b, C, H, W)``.
 
-        A bar's value is ``background + polarity * amplitude`` (a colour when ``amplitude`` has
-        ``C`` entries, e.g. ``(1, -1, 0)`` for a red-green bar), edges antialiased.
+        A grey bar's value is ``background + polarity * amplitude`` (a colour when ``amplitude``
+        has ``C`` entries, e.g. ``(1, -1, 0)`` for a red-green bar), edges antialiased. In a
+        colour set (``color_pair`` given, ``channels`` must be 3) a colour ``c`` in [0, 1] is
+        drawn as ``background + amplitude * (2 c - 1)``: white and black are the grey set's
+        polarities +1 and -1, and ``background=0.5, amplitude=0.5`` draws the colours as they are.
         """
         cov = self.coverage(index, device=device)
-        pol = torch.as_tensor(self.polarity[index], dtype=cov.dtype, device=cov.device)
         amp = torch.as_tensor(amplitude, dtype=cov.dtype, device=cov.device).reshape(1, -1)
         if amp.shape[1] not in (1, channels):
             raise ValueError(f"amplitude has {amp.shape[1]} values but channels={channels}")
+        if self.color_pair is not None:
+            if channels != 3:
+                raise ValueError(
+                    f"a colour bar set draws RGB images: channels must be 3, got {channels}"
+                )
+            fg, bg = self.pair_colors(index)
+            fg = background + amp * (
+                2 * torch.as_tensor(fg, dtype=cov.dtype, device=cov.device) - 1
+            )
+            bg = background + amp * (
+                2 * torch.as_tensor(bg, dtype=cov.dtype, device=cov.device) - 1
+            )
+            return _compose(cov, channels, fg, bg, cov.device, cov.dtype)
+        pol = torch.as_tensor(self.polarity[index], dtype=cov.dtype, device=cov.device)
         return _compose(
             cov, channels, background + pol[:, None] * amp, background, cov.device, cov.dtype
         )
+
+    def pair_colors(
+        self, index: slice | Sequence[int] | np.ndarray = slice(None)
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Foreground and background RGB in [0, 1] of bars ``index``, each ``(b, 3)``.
+
+        A grey set's bars are white (polarity +1) or black (-1) on mid-grey.
+        """
+        if self.color_pair is None:
+            pol = self.polarity[index].astype(np.float32)[:, None]
+            return np.repeat(0.5 + 0.5 * pol, 3, axis=1), np.full((len(pol), 3), 0.5, np.float32)
+        table = np.array([_pair_colors(pair) for pair in self.color_pairs], dtype=np.float32)
+        chosen = table[self.color_pair[index]]
+        return chosen[:, 0], chosen[:, 1]
 
     def subset(self, index: slice | Sequence[int] | np.ndarray) -> BarSet:
         """A new set with the bars ``index``."""
@@ -496,6 +562,8 @@ class BarSet:
             self.center[index],
             self.polarity[index],
             self.rf_center,
+            self.color_pairs,
+            None if self.color_pair is None else self.color_pair[index],
         )
 
 
@@ -511,6 +579,7 @@ def make_bar_set(
     n_positions: int | tuple[int, int] = 13,
     position_extent: float | tuple[float, float] = 1.0,
     min_width: float = 1.0,
+    color_pairs: Sequence[str] | None = None,
 ) -> BarSet:
     """A full factorial bar set for receptive-field mapping.
 
@@ -532,6 +601,10 @@ def make_bar_set(
         Grid centre; default the image centre.
     lengths, aspect_ratios, n_orientations, polarities, n_positions, position_extent, min_width
         Grid definition (see above).
+    color_pairs : sequence of str, optional
+        A colour set: ``"foreground/background"`` names from :data:`COLORS` (e.g.
+        :data:`RFMAPPING_COLOR_PAIRS`); each pair is drawn as given (polarity +1) and swapped
+        (-1), as ``polarities`` says, in place of the grey polarities. Default: grey bars.
 
     Returns
     -------
@@ -561,6 +634,18 @@ def make_bar_set(
     if any(p not in (1, -1) for p in polarities):
         raise ValueError(f"polarities must be +1 and/or -1, got {polarities}")
     oris = np.arange(n_orientations) * 180.0 / n_orientations
+    pairs: tuple[str, ...] = ()
+    if color_pairs is not None:
+        if isinstance(color_pairs, str) or len(color_pairs) == 0:
+            raise ValueError(
+                f"color_pairs must be a non-empty sequence of names, got {color_pairs!r}"
+            )
+        for pair in color_pairs:
+            _pair_colors(pair)  # KeyError for unknown colours
+        swapped = ["/".join(pair.split("/")[::-1]) for pair in color_pairs]
+        pairs = tuple(pair for both in zip(color_pairs, swapped, strict=True) for pair in both)
+        # each (pair, polarity) is one value of the polarity axis of the grid
+        polarities = [p for _ in color_pairs for p in polarities]
     n_rows, n_cols = (n_positions, n_positions) if np.isscalar(n_positions) else n_positions
     n_rows = validation.integer(n_rows, "n_positions", minimum=1)
     n_cols = validation.integer(n_cols, "n_positions", minimum=1)
@@ -586,6 +671,18 @@ def make_bar_set(
     ).reshape(-1, 5)
     shape_idx = grid[:, 0].astype(int)
     center = np.stack([rf_center[0] + grid[:, 3], rf_center[1] + grid[:, 4]], axis=1)
+    color_pair = None
+    if pairs:
+        n_pol = len(polarities) // (len(pairs) // 2)
+        slot = np.meshgrid(
+            np.arange(len(shapes)),
+            oris,
+            np.arange(len(polarities)),
+            row_offsets,
+            col_offsets,
+            indexing="ij",
+        )[2].reshape(-1)
+        color_pair = (2 * (slot // n_pol) + (grid[:, 2] < 0)).astype(np.int64)
     return BarSet(
         image_shape=(h, w),
         orientation_deg=grid[:, 1].astype(np.float32),
@@ -594,4 +691,6 @@ def make_bar_set(
         center=center.astype(np.float32),
         polarity=grid[:, 2].astype(np.int8),
         rf_center=(float(rf_center[0]), float(rf_center[1])),
+        color_pairs=pairs,
+        color_pair=color_pair,
     )

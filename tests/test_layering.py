@@ -35,6 +35,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "embedding",
         "features",
         "layer_grid",
+        "patches",
+        "atlas",
     ),
     ("plotting",),
     ("checks",),

@@ -8,6 +8,7 @@
     artiphys build [--check] [--prune] [--root DIR]   # regenerate notebooks/ from solutions/
     artiphys run [--student] [--save] [--root DIR] [NOTEBOOK ...]   # run headless, print a table
     artiphys zoo [KIND ...]         # maintainers: retrain the shipped notebook models
+    artiphys atlas --model alexnet --layers conv1,conv2 --units 16 --out DIR   # HTML atlas
 
 ``build`` and ``run`` work on the course checkout in the current folder (or ``--root DIR``) and
 need the ``course`` extra (``pip install 'artiphys-course[course]'``). Errors are printed as
@@ -190,6 +191,29 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in runs) else 1
 
 
+def _atlas(args: argparse.Namespace) -> int:
+    """Map units of a pretrained network and write the static HTML atlas (see ``atlas``)."""
+    from artiphys_course.atlas import build_atlas
+
+    options = None if args.positions is None else {"n_positions": args.positions}
+    try:
+        index = build_atlas(
+            args.out,
+            model=args.model,
+            layers=[name.strip() for name in args.layers.split(",") if name.strip()],
+            units=args.units,
+            weights=args.weights,
+            bar_options=options,
+            color_options=options,
+        )
+    except (KeyError, ValueError, NotADirectoryError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"artiphys: {message}", file=sys.stderr)
+        return 2
+    print(f"atlas written: open {index}")
+    return 0
+
+
 def _zoo(args: argparse.Namespace) -> int:
     """Train (or load) the notebooks' models and store them in the checkout's package data."""
     from artiphys_course.models import zoo
@@ -261,6 +285,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("kinds", nargs="*", help="model kinds (default: the shipped ones)")
     p.add_argument("--root", metavar="DIR", help="course checkout (default: current folder)")
     p.set_defaults(func=_zoo)
+
+    p = sub.add_parser("atlas", help="map units of a pretrained CNN; write a static HTML atlas")
+    p.add_argument(
+        "--model", default="alexnet", help="alexnet (default), vgg16, resnet18 or digital-v1"
+    )
+    p.add_argument("--layers", default="conv1,conv2", help="comma-separated (default conv1,conv2)")
+    p.add_argument("--units", type=int, default=16, help="channels per layer (default 16)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (DIR/index.html)")
+    p.add_argument("--weights", default="auto", help="auto (default), imagenet, partial, untrained")
+    p.add_argument(
+        "--positions",
+        type=int,
+        metavar="N",
+        help="bar positions per side (default 13 grey, 9 colour)",
+    )
+    p.set_defaults(func=_atlas)
 
     args = parser.parse_args(argv)
     from artiphys_course.course.authoring import AuthoringError

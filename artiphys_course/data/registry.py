@@ -9,6 +9,7 @@ given by :attr:`RemoteFile.folder`::
     ├── stringer/W3D4_stringer_oribinned1.npz
     ├── sensorium2022_pretrained/sensorium_sota_model.pth, sensorium_ln_model.pth
     ├── allen_natural_scenes_31px/Allen_train_input.npy, ...
+    ├── imagenet100_rfmapping/0.npy ... 99.npy   (the RF-Mapping images, one file each)
     └── alexnet_conv1-3_torchvision_imagenet.pth, imagenet100_rfmapping_3x227x227.npz
 
 How a file gets there:
@@ -55,6 +56,7 @@ from artiphys_course.runtime import data_dir, notice, offline
 
 __all__ = [
     "RemoteFile",
+    "RFMAPPING_IMAGE_NAMES",
     "REGISTRY",
     "DataUnavailableError",
     "UnreadableFileError",
@@ -165,6 +167,71 @@ _ALLEN_RECORDING = (
 _IMAGENET_TERMS = "ImageNet terms of access (non-commercial research and education)."
 
 
+#: Raw files of the RF-Mapping repository (commit of the snapshot the course copy was made from).
+_RFMAPPING_RAW = (
+    "https://raw.githubusercontent.com/tonyfu97/RF-Mapping/"
+    "6fa56f1ba903225bfc23123b7c387b4814e7f20a/data/imagenet/"
+)
+#: MD5 of ``data/imagenet/0.npy`` ... ``99.npy`` of the RF-Mapping repository, in order.
+_RFMAPPING_IMAGE_MD5 = """
+24f8db9a5880ad5b5a1be2e08bfc23b1 37128f4428b578529110c874ae530211 2b93624fcff772064435ef77bb0d538e
+bc740bb9b48814275f3214d20602232d 8ab996eef7bd9e6ddca39ad6f5d587c8 96a3b2caedf308d842a92d75c7ed05b8
+df993aa8a6148b07e8c0742e1941bb6b ee367dba429417005b1a2abb716069b4 0ef3b33364a28d9d1827afe42c5e5974
+5d62b23c863b90c14e7b412684555501 e49d2f1681c9ee6b2663b217f610b5f3 5c4ef545974d201e8711cd57657135ff
+6118ea4dd6f992c929bcdde046992f17 754cb1925e457518c34882c421398da9 939b199b15b1879cf19fa89ca7176819
+fe64bd76e1d7febe9f95c6f8b6dd7dfd 7fa5fe77c1f4c9115ba302f4630924f5 fb3f083c84f04a461c7dd35bc7222aba
+bb5d81ca49c0896fbb6927d197b7d8fd b4ee64bf44900a1c5c3f9bb6d15e61df 82b89277f04c6c11c3be40ab390f8d37
+123ae7a4e454ac63fd3122c747b43f7f 4c45084ff09c1b9d3b47faf4f6b6e2b2 30b484cc7a3ade2c69f319becc2ad0e6
+81d85eea1a5481f9b365bd543bd518da 9d5639a3d0ace2a789ec22042ac3260a 0c53e84e5b7fca82e7c5df751efcd675
+e259befbe97d5ddbfee03bf6ccfeff34 1abd6183e6a5f17105b95afc29024012 239750aff1b551dd9725cb5c815c17a4
+745a3d09f4b1178e15e951e157b0286d 15b12cab4902ad1775903471d1b58aed a83b9879ae6ec4c627a1f7be8f05fd20
+7c55205927af40a77b10d6052b914dcd 6eae41815af31de75b4cf94b353d5ec4 4496b5d312ce2ccf1d6daddadb0ccb01
+fb0b011e18beea6ad012e486f12f4dc0 13be83a95b65e3a599594512dfa80c24 076c2b2453e48363421d66638674ff1f
+b8fd3e7a25a622a12356d5b8fac7d15d 79cc2b7171eba5ca0422b3e1025c4dbb 65ea9cb2c9e3777ddc2fec5359652706
+e9a1be0de1abfe1fc32a5f8d509b4086 f2f31334c454eedd45e4d67da873e6b0 796ea4ff29386058cc862219bd6d1ea7
+997d48e92070318dda1e543587ef8fd9 e6a004307e14924c1068b6a07f6988ff 6167cbc67c225b1b5bf575aacc09b719
+b305626b0830bd4fe0558bcbb315d28e d4be423917ec35acf199f8de58048e5a 4bd3833f3e538921a552ea9c1597b6b8
+7693e9f4043a85fef128dc8b2624a54f 5d0d15dd0c668871a8861dc091ae010e e1ed7081c72410bfd3b6495546605a14
+97a29c624d1a69b138672b92aeb26014 16550575bc6f68da8abddd5dc55831e4 4f720d31c3b09a7123ce1e03cced7951
+92ddff322ed1bdc03649f2dc9e9cea5c 0c51324439d0e778ee0a441f91d0f066 e70232334bdf66009716a26928759766
+e08e8abd41afe77100cdf0be5ee317e7 cba521fc6053a6d26d55a56fa7325802 61d08dec87ee74e3a7512f1dd1fd2b0e
+fde51af78f82bdf27ff29c455af84907 b46a3868eb479d2fa99ccf50dda8a352 b1ad5b4ead8b14b409c938fadbe8e833
+4c856609651d0e03fdc5da4b7678fabe f104aad06e594868886dd17150e62f2e 4224d1e92504236925dd0a8f8292cb49
+db93b3e6f8639c099cb06087982847e3 6018901f895b1d8067e0d78c28458a24 7b405b3ba2cb2c5994add036299fc415
+22f3372fc3a82a241b73c4d888a19c99 16a605bc5b8365cc0abb894099add237 06353d5e6ffd0e67e8debf7b8596ad13
+30bffaf9652d552df4e1023e3bf66e5e ece605172198b41f1839a2f323d2bdae 9d358c4e3093016e1546149c6b47d700
+a015a79e1fcfb914a537b9b5d86298d3 b4710b6092cc0170a3ed450cca5f9f46 2630547ab534d8a69b321d3e922aa1db
+d9580f4ab6b19382ff5ddd78435ceee5 44536d804b30bd9009e7cd82ccf334c6 b09803a1624a5e9dd4565f6952945f49
+61e02112a4b5a8620e86954bf02fa7ce 505593bd83c21abafc9356e42600ad5c 2b9611ec9e232fc5ab0a95b6fe9c0363
+e261057ba0287e50fab30d2d0d8ccecb 5e350030755806ac6800495e38314463 af0e3e4fe05514d453481c438b2480e7
+6787ba3315f574bc33d1265c045802e8 a7f956f32ddf25831593f3d7135d8d0a 0c002e1727bdbea3ba03243d40f5242e
+550ef2c3c962fe52b92394c15f01a854 dcb75d61ee7e98543bd1278a72bb78bc fcb3a5fb8b77f2b0a1c74eeeb0c52122
+714ca4512133e83b41694a1f4e2638e3 33e754f7b695f845636844b2eecc846e d17a93a48918607aac27c57b0662dc75
+8b3acf8e8946b9a0f1c27e945938205a
+""".split()
+#: Registry names of the 100 single-image files, in image order (see :func:`_rfmapping_image`).
+RFMAPPING_IMAGE_NAMES = tuple(f"imagenet100_rfmapping_{i:02d}" for i in range(100))
+
+
+def _rfmapping_image(i: int) -> RemoteFile:
+    """Image ``i`` of the RF-Mapping ImageNet set, as the source publishes it (one ``.npy``)."""
+    return RemoteFile(
+        name=RFMAPPING_IMAGE_NAMES[i],
+        filename=f"{i}.npy",
+        url=f"{_RFMAPPING_RAW}{i}.npy",
+        md5=_RFMAPPING_IMAGE_MD5[i],
+        size=618_476,
+        description=(
+            f"Natural ImageNet image {i} of the RF-Mapping set: float32 (3, 227, 227) RGB as "
+            "distributed by the source (values about -1..1.2, not per-pixel standardised). "
+            "Stacked in order with the 99 others it equals the images array of "
+            "imagenet100_rfmapping."
+        ),
+        license=f"Code MIT (tonyfu97/RF-Mapping); images: {_IMAGENET_TERMS}",
+        folder="imagenet100_rfmapping",
+    )
+
+
 def _allen(name: str, filename: str, md5: str, size: int, what: str) -> RemoteFile:
     return RemoteFile(
         name=name,
@@ -266,9 +333,11 @@ _ENTRIES = [
             "It packs data/imagenet/0.npy ... 99.npy of github.com/tonyfu97/RF-Mapping (commit "
             "6fa56f1ba903225bfc23123b7c387b4814e7f20a) into one np.savez_compressed file, keys "
             "images, source_index, source_md5. Ask your instructor for the copy (course folder "
-            "shared/data)."
+            "shared/data). Online, the same images come one by one as imagenet100_rfmapping_00 "
+            "... _99 (the source's own files)."
         ),
     ),
+    *(_rfmapping_image(i) for i in range(100)),
     _allen(
         "allen_all_input_scenes",
         "all_input_scenes_118_961.npy",
