@@ -505,9 +505,11 @@ def _unit_card(name: str, summary: dict, row: dict, tuning: np.ndarray) -> str:
         images.append(f'<img src="{stem}_color.png" alt="colour map" title="colour map">')
     if summary["has_true_filters"]:
         images.append(f'<img src="{stem}_filter.png" alt="true filter" title="true filter">')
+    preferred = row["preferred_orientation_deg"]
     numbers = (
-        f"fit r2 {fit if fit is not None else 'n/a'} &middot; selectivity {sel} &middot; "
-        f"preferred {row['preferred_orientation_deg']} deg"
+        f"fit r<sup>2</sup> {'n/a' if fit is None else f'{fit:.2f}'} &middot; selectivity "
+        f"{'n/a' if sel is None else f'{sel:.2f}'} &middot; preferred "
+        f"{'n/a' if preferred is None else f'{preferred:.0f}'} deg"
     )
     if row["preferred_color_pair"]:
         numbers += f" &middot; colour {row['preferred_color_pair']}"
