@@ -1,0 +1,272 @@
+"""The FENS 2022 workshop's way vs the package: gradient RFs and MEIs of the SENSORIUM SOTA model.
+
+The Sinz lab's FENS 2022 notebook ("Deep learning in neuroscience") computes a gradient receptive
+field or a most exciting input (MEI) one neuron at a time, each step a full forward pass of the
+model over all 7,776 neurons and a backward pass from the one neuron it wants. Its MEIs are plain
+SGD on the pixels (lr 100, momentum 0.9, 2,000 steps), the image shown to the model being the
+pixels re-standardised at every step to the training set's mean and a tenth of its s.d. (the
+image's own s.d. with Bessel's correction, plus 1e-4), from a start of Gaussian noise (mean of
+the training set, s.d. 0.1). The loops below follow that description (our own code; the gradient
+is cleared before every step, as plain SGD does). The model takes z-scored images, so the
+training set's mean and s.d. are 0 and 1: gradients are taken at the all-zero (mean grey) image
+and MEIs are held at mean 0, s.d. 0.1.
+
+The package does the same with :func:`artiphys_course.gradient_rf.gradient_rf` and
+:func:`artiphys_course.mei.compute_meis`: many neurons per batch, each image computing only its
+own neuron on its receptive-field window (:mod:`artiphys_course.models.windowed`), and MEIs by
+Adam on RMS-normalised gradients under the same constraint
+(:class:`~artiphys_course.mei.FixedMeanStd`, mean 0, s.d. 0.1).
+
+Reported (one Markdown table):
+
+* gradient RFs: seconds per neuron, loop and package, the speed-up (target >= 12x) and the largest
+  absolute difference of the two gradients (equal results);
+* MEIs: the loop's activation after its 2,000 steps is each neuron's target; the package's
+  steps to reach every target (its trace over ``--max-steps``), then seconds per neuron of a
+  package run of exactly that many steps, against the loop's seconds per neuron (target >= 200x
+  sooner); nothing is extrapolated unless ``--loop-steps`` is below 2,000, which the table says;
+* the bound: one forward + backward pass of one neuron's receptive-field window, per neuron
+  (batch 64), the cost no per-neuron engine built on this model's arithmetic can go below much.
+
+Timing: every measured call follows a warm-up call; package runs are the best of 3, loops (already
+hundreds or thousands of calls) are timed once. The checkpoint must be in the course cache
+(``artiphys fetch sensorium_sota_model``, or ``artiphys fetch --from DIR`` from a folder holding
+``sensorium2022_pretrained/``), or be given with ``--checkpoint``.
+
+Run: ``python benchmarks/bench_fens_loop.py`` (about 4 minutes on 2 busy cores: 256 gradient RFs,
+4 MEIs) or ``python benchmarks/bench_fens_loop.py --full`` (all 7,776 gradient RFs and the
+notebook's 5 MEI neurons; about 10 minutes). ``--threads`` sets torch's CPU threads (default 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from artiphys_course.data.registry import cached_path
+from artiphys_course.gradient_rf import gradient_rf
+from artiphys_course.mei import FixedMeanStd, compute_meis
+from artiphys_course.models.sensorium import SENSORIUM_IMAGE_SHAPE, load_sensorium_model
+from artiphys_course.models.windowed import neuron_responses
+
+MEI_NEURONS = (1, 48, 1092, 2008, 4029)  # the five neurons of the notebook's MEI section
+MEAN, STD = 0.0, 0.1  # z-scored images: the training set's mean, a tenth of its s.d.
+
+
+def timed(fn: Callable[[], object], repeats: int = 1) -> tuple[object, float]:
+    """Run ``fn`` ``repeats`` times: its last output and the shortest wall time (s)."""
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return out, best
+
+
+# ---------------------------------------------------------------------------------------------
+# The workshop's way: one neuron at a time, the full model at every step
+# ---------------------------------------------------------------------------------------------
+def loop_gradient_rf(model: nn.Module, neuron: int, image: Tensor) -> Tensor:
+    """``d r_neuron / d x`` at ``image (1, 1, H, W)`` from a full forward pass: ``(1, H, W)``."""
+    x = image.clone().requires_grad_(True)
+    model(x)[0, neuron].backward()
+    return x.grad[0]
+
+
+def fens_constraint(x: Tensor) -> Tensor:
+    """The image shown to the model: ``x`` re-standardised to mean ``MEAN``, s.d. ``STD``."""
+    return (x - x.mean()) / (x.std() + 1e-4) * STD + MEAN
+
+
+def loop_mei(model: nn.Module, neuron: int, steps: int, seed: int) -> tuple[Tensor, float]:
+    """One neuron's MEI by SGD (lr 100, momentum 0.9) on the pixels.
+
+    Returns
+    -------
+    trace : Tensor
+        ``(steps,)`` the neuron's response to the shown image before each step.
+    final : float
+        Its response to the image after the last step.
+    """
+    noise = np.random.default_rng([seed, neuron]).normal(MEAN, 0.1, SENSORIUM_IMAGE_SHAPE)
+    x = torch.tensor(noise[None], dtype=torch.float32, requires_grad=True)
+    optimizer = torch.optim.SGD([x], lr=100.0, momentum=0.9)
+    trace = torch.empty(steps)
+    for step in range(steps):
+        optimizer.zero_grad()
+        response = model(fens_constraint(x))[0, neuron]
+        (-response).backward()
+        trace[step] = response.detach()
+        optimizer.step()
+    with torch.no_grad():
+        final = model(fens_constraint(x))[0, neuron].item()
+    return trace, final
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurements
+# ---------------------------------------------------------------------------------------------
+def bench_gradient_rfs(model: nn.Module, neurons: np.ndarray) -> dict[str, float]:
+    image = torch.zeros(1, *SENSORIUM_IMAGE_SHAPE)
+    loop_gradient_rf(model, 0, image)  # warm-up
+    loop, t_loop = timed(
+        lambda: torch.stack([loop_gradient_rf(model, int(i), image) for i in neurons])
+    )
+    gradient_rf(model, [0, 1], image=image, progress=False)  # warm-up
+    ours, t_ours = timed(lambda: gradient_rf(model, neurons, image=image, progress=False), 3)
+    return {
+        "n": len(neurons),
+        "loop": t_loop / len(neurons),
+        "ours": t_ours / len(neurons),
+        "diff": (ours - loop).abs().max().item(),
+        "scale": loop.abs().max().item(),
+    }
+
+
+def bench_meis(
+    model: nn.Module, neurons: list[int], loop_steps: int, max_steps: int, seed: int
+) -> dict[str, object]:
+    loop_mei(model, neurons[0], 2, seed)  # warm-up
+    start = time.perf_counter()
+    finals = [loop_mei(model, i, loop_steps, seed)[1] for i in neurons]
+    t_loop = time.perf_counter() - start
+    target = torch.tensor(finals)
+
+    options = dict(
+        image_shape=SENSORIUM_IMAGE_SHAPE,
+        constraint=FixedMeanStd(MEAN, STD),
+        seed=seed,
+        progress=False,
+    )
+    long = compute_meis(model, neurons, steps=max_steps, **options)
+    # responses after 0..max_steps updates
+    after = torch.cat([long.activations, long.final_activation[None]])
+    reached = after >= target
+    if not reached.any(dim=0).all():
+        missed = [n for n, ok in zip(neurons, reached.any(dim=0).tolist(), strict=True) if not ok]
+        raise RuntimeError(
+            f"the package did not reach the loop's activation within --max-steps={max_steps} "
+            f"for neurons {missed}; raise --max-steps"
+        )
+    per_neuron_steps = reached.float().argmax(dim=0)  # first step count at or above target
+    steps = max(int(per_neuron_steps.max()), 1)
+    compute_meis(model, neurons, steps=2, **options)  # warm-up
+    run, t_ours = timed(lambda: compute_meis(model, neurons, steps=steps, **options), 3)
+    assert torch.all(run.final_activation >= target), "same seed, same steps: same images"
+    _, t_step = timed(lambda: compute_meis(model, neurons, steps=max_steps, **options))
+    return {
+        "n": len(neurons),
+        "loop_steps": loop_steps,
+        "target": target,
+        "per_neuron_steps": per_neuron_steps.tolist(),
+        "steps": steps,
+        "loop": t_loop / len(neurons),
+        "loop_step": t_loop / len(neurons) / loop_steps,
+        "ours": t_ours / len(neurons),
+        "ours_step": t_step / len(neurons) / max_steps,
+        "ours_final": run.final_activation,
+    }
+
+
+def bound_per_neuron(model: nn.Module, batch: int = 64, seconds: float = 3.0) -> float:
+    """Wall time (s) of one forward + backward pass of one neuron's window, at ``batch``."""
+    x = torch.randn((batch, *SENSORIUM_IMAGE_SHAPE), generator=torch.Generator().manual_seed(0))
+    x.requires_grad_(True)
+    neurons = torch.arange(batch) * 97 % model.n_neurons()
+
+    def step() -> None:
+        torch.autograd.grad(neuron_responses(model, x, neurons).sum(), x)
+
+    step()  # warm-up
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        calls += 1
+    return (time.perf_counter() - start) / (calls * batch)
+
+
+# ---------------------------------------------------------------------------------------------
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--rf-neurons", type=int, default=256, help="neurons for gradient RFs")
+    parser.add_argument("--mei-neurons", type=int, default=4, help="neurons for MEIs (max 5)")
+    parser.add_argument("--loop-steps", type=int, default=2000, help="SGD steps of the loop")
+    parser.add_argument("--max-steps", type=int, default=200, help="package steps searched")
+    parser.add_argument("--full", action="store_true", help="all 7,776 RFs and 5 MEI neurons")
+    parser.add_argument("--checkpoint", type=Path, default=None, help="SOTA checkpoint file")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if not 1 <= args.mei_neurons <= len(MEI_NEURONS):
+        parser.error(f"--mei-neurons must be in [1, {len(MEI_NEURONS)}], got {args.mei_neurons}")
+    torch.set_num_threads(args.threads)
+
+    cached = cached_path("sensorium_sota_model")
+    source = args.checkpoint or cached
+    if source is None:
+        parser.error(
+            "the SENSORIUM SOTA checkpoint is not cached: `artiphys fetch sensorium_sota_model` "
+            "(or `artiphys fetch --from DIR`), or pass --checkpoint FILE"
+        )
+    model = load_sensorium_model("sota", path=args.checkpoint, progress=False)
+    n_total = model.n_neurons()
+    n_rf = n_total if args.full else min(args.rf_neurons, n_total)
+    rf_neurons = np.sort(np.random.default_rng(args.seed).choice(n_total, n_rf, replace=False))
+    mei_neurons = list(MEI_NEURONS[: len(MEI_NEURONS) if args.full else args.mei_neurons])
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    cache = "warm, in the course cache" if args.checkpoint is None else "given file"
+    print(
+        f"machine: {os.cpu_count()} CPUs (nproc), load average {load:.1f}; torch "
+        f"{torch.__version__}, {torch.get_num_threads()} threads, CPU; checkpoint {source} "
+        f"({cache}); every timed call follows a warm-up call"
+    )
+    print(f"SENSORIUM 2022 SOTA: {n_total} neurons, images {SENSORIUM_IMAGE_SHAPE}", flush=True)
+
+    rf = bench_gradient_rfs(model, rf_neurons)
+    print(f"gradient RFs done ({rf['n']} neurons)", flush=True)
+    mei = bench_meis(model, mei_neurons, args.loop_steps, args.max_steps, args.seed)
+    print(f"MEIs done (neurons {mei_neurons})", flush=True)
+    bound = bound_per_neuron(model)
+
+    extrapolated = "" if args.loop_steps >= 2000 else " (fewer loop steps: target is lower)"
+    print()
+    print("| measure (per neuron) | FENS loop | package | speed-up |")
+    print("|---|---:|---:|---:|")
+    print(
+        f"| gradient RF, ms ({rf['n']} neurons) | {rf['loop'] * 1e3:.1f} | "
+        f"{rf['ours'] * 1e3:.2f} | {rf['loop'] / rf['ours']:.1f}x |"
+    )
+    print(f"| gradient RF, max abs diff (largest value {rf['scale']:.2g}) | | {rf['diff']:.1e} | |")
+    print(
+        f"| MEI, steps to the loop's {mei['loop_steps']}-step activation "
+        f"({mei['n']} neurons){extrapolated} | {mei['loop_steps']} | {mei['steps']} "
+        f"(each: {', '.join(map(str, mei['per_neuron_steps']))}) | |"
+    )
+    print(
+        f"| MEI, seconds to that activation | {mei['loop']:.1f} | {mei['ours'] * 1e3:.0f} ms | "
+        f"{mei['loop'] / mei['ours']:.0f}x |"
+    )
+    print(
+        f"| MEI, one step, ms | {mei['loop_step'] * 1e3:.1f} | {mei['ours_step'] * 1e3:.2f} | "
+        f"{mei['loop_step'] / mei['ours_step']:.1f}x |"
+    )
+    print(f"| bound: forward + backward of the RF window, ms (batch 64) | | {bound * 1e3:.2f} | |")
+    print()
+    print("MEI targets (loop):  ", np.round(mei["target"].numpy(), 3).tolist())
+    print("package after steps: ", np.round(mei["ours_final"].numpy(), 3).tolist())
+    print(
+        "settings: loop SGD lr 100, momentum 0.9; package compute_meis defaults (Adam lr 0.05, "
+        f"normalised gradient, seed {args.seed}); both mean {MEAN}, s.d. {STD}"
+    )
+
+
+if __name__ == "__main__":
+    main()
