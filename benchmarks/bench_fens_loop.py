@@ -14,15 +14,17 @@ and MEIs are held at mean 0, s.d. 0.1.
 The package does the same with :func:`artiphys_course.gradient_rf.gradient_rf` and
 :func:`artiphys_course.mei.compute_meis`: many neurons per batch, each image computing only its
 own neuron on its receptive-field window (:mod:`artiphys_course.models.windowed`), and MEIs by
-Adam on RMS-normalised gradients under the same constraint
-(:class:`~artiphys_course.mei.FixedMeanStd`, mean 0, s.d. 0.1).
+Adam on RMS-normalised gradients (the defaults of ``compute_meis``) under the same constraint
+(:class:`~artiphys_course.mei.FixedMeanStd`, mean 0, s.d. 0.1), from the same starting noise as
+the loop (gradient ascent from different starts ends on different local maxima).
 
 Reported (one Markdown table):
 
 * gradient RFs: seconds per neuron, loop and package, the speed-up (target >= 12x) and the largest
   absolute difference of the two gradients (equal results);
 * MEIs: the loop's activation after its 2,000 steps is each neuron's target; the package's
-  steps to reach every target (its trace over ``--max-steps``), then seconds per neuron of a
+  steps to reach each target (its trace over ``--max-steps``; a neuron that does not reach it
+  is reported as such), then seconds per neuron of a
   package run of exactly that many steps, against the loop's seconds per neuron (target >= 200x
   sooner); nothing is extrapolated unless ``--loop-steps`` is below 2,000, which the table says;
 * the bound: one forward + backward pass of one neuron's receptive-field window, per neuron
@@ -85,6 +87,12 @@ def fens_constraint(x: Tensor) -> Tensor:
     return (x - x.mean()) / (x.std() + 1e-4) * STD + MEAN
 
 
+def start_image(neuron: int, seed: int) -> Tensor:
+    """The MEI start ``(1, H, W)``: Gaussian noise of mean ``MEAN`` and s.d. 0.1, per neuron."""
+    rng = np.random.default_rng([seed, neuron])
+    return torch.tensor(rng.normal(MEAN, 0.1, SENSORIUM_IMAGE_SHAPE), dtype=torch.float32)
+
+
 def loop_mei(model: nn.Module, neuron: int, steps: int, seed: int) -> tuple[Tensor, float]:
     """One neuron's MEI by SGD (lr 100, momentum 0.9) on the pixels.
 
@@ -95,8 +103,7 @@ def loop_mei(model: nn.Module, neuron: int, steps: int, seed: int) -> tuple[Tens
     final : float
         Its response to the image after the last step.
     """
-    noise = np.random.default_rng([seed, neuron]).normal(MEAN, 0.1, SENSORIUM_IMAGE_SHAPE)
-    x = torch.tensor(noise[None], dtype=torch.float32, requires_grad=True)
+    x = start_image(neuron, seed)[None].requires_grad_(True)
     optimizer = torch.optim.SGD([x], lr=100.0, momentum=0.9)
     trace = torch.empty(steps)
     for step in range(steps):
@@ -142,35 +149,35 @@ def bench_meis(
     options = dict(
         image_shape=SENSORIUM_IMAGE_SHAPE,
         constraint=FixedMeanStd(MEAN, STD),
+        initial=torch.stack([start_image(i, seed) for i in neurons]),  # the loop's starts
+        init_std=0.0,
         seed=seed,
         progress=False,
     )
     long = compute_meis(model, neurons, steps=max_steps, **options)
-    # responses after 0..max_steps updates
-    after = torch.cat([long.activations, long.final_activation[None]])
+    after = torch.cat([long.activations, long.final_activation[None]])  # after 0..max_steps
     reached = after >= target
-    if not reached.any(dim=0).all():
-        missed = [n for n, ok in zip(neurons, reached.any(dim=0).tolist(), strict=True) if not ok]
-        raise RuntimeError(
-            f"the package did not reach the loop's activation within --max-steps={max_steps} "
-            f"for neurons {missed}; raise --max-steps"
-        )
-    per_neuron_steps = reached.float().argmax(dim=0)  # first step count at or above target
-    steps = max(int(per_neuron_steps.max()), 1)
+    ok = reached.any(dim=0)
+    # first step count at or above the target; None where not reached within max_steps
+    first = reached.float().argmax(dim=0).tolist()
+    per_neuron = [k if hit else None for k, hit in zip(first, ok.tolist(), strict=True)]
+    steps = max([k for k in per_neuron if k is not None] or [max_steps])
     compute_meis(model, neurons, steps=2, **options)  # warm-up
-    run, t_ours = timed(lambda: compute_meis(model, neurons, steps=steps, **options), 3)
-    assert torch.all(run.final_activation >= target), "same seed, same steps: same images"
-    _, t_step = timed(lambda: compute_meis(model, neurons, steps=max_steps, **options))
+    run, t_ours = timed(lambda: compute_meis(model, neurons, steps=max(steps, 1), **options), 3)
+    _, t_long = timed(lambda: compute_meis(model, neurons, steps=max_steps, **options))
     return {
         "n": len(neurons),
         "loop_steps": loop_steps,
+        "max_steps": max_steps,
         "target": target,
-        "per_neuron_steps": per_neuron_steps.tolist(),
+        "per_neuron_steps": per_neuron,
+        "reached": int(ok.sum()),
+        "best_fraction": (after.max(dim=0).values / target).min().item(),
         "steps": steps,
         "loop": t_loop / len(neurons),
         "loop_step": t_loop / len(neurons) / loop_steps,
         "ours": t_ours / len(neurons),
-        "ours_step": t_step / len(neurons) / max_steps,
+        "ours_step": t_long / len(neurons) / max_steps,
         "ours_final": run.final_activation,
     }
 
@@ -199,7 +206,7 @@ def main() -> None:
     parser.add_argument("--rf-neurons", type=int, default=256, help="neurons for gradient RFs")
     parser.add_argument("--mei-neurons", type=int, default=4, help="neurons for MEIs (max 5)")
     parser.add_argument("--loop-steps", type=int, default=2000, help="SGD steps of the loop")
-    parser.add_argument("--max-steps", type=int, default=200, help="package steps searched")
+    parser.add_argument("--max-steps", type=int, default=300, help="package steps searched")
     parser.add_argument("--full", action="store_true", help="all 7,776 RFs and 5 MEI neurons")
     parser.add_argument("--checkpoint", type=Path, default=None, help="SOTA checkpoint file")
     parser.add_argument("--seed", type=int, default=0)
@@ -247,9 +254,15 @@ def main() -> None:
     print(f"| gradient RF, max abs diff (largest value {rf['scale']:.2g}) | | {rf['diff']:.1e} | |")
     print(
         f"| MEI, steps to the loop's {mei['loop_steps']}-step activation "
-        f"({mei['n']} neurons){extrapolated} | {mei['loop_steps']} | {mei['steps']} "
+        f"({mei['n']} neurons, same starts){extrapolated} | {mei['loop_steps']} | {mei['steps']} "
         f"(each: {', '.join(map(str, mei['per_neuron_steps']))}) | |"
     )
+    if mei["reached"] < mei["n"]:
+        print(
+            f"| MEI, NOT reached within {mei['max_steps']} steps by "
+            f"{mei['n'] - mei['reached']} neurons (worst: {mei['best_fraction']:.4f} of target)"
+            " | | | |"
+        )
     print(
         f"| MEI, seconds to that activation | {mei['loop']:.1f} | {mei['ours'] * 1e3:.0f} ms | "
         f"{mei['loop'] / mei['ours']:.0f}x |"
@@ -264,7 +277,8 @@ def main() -> None:
     print("package after steps: ", np.round(mei["ours_final"].numpy(), 3).tolist())
     print(
         "settings: loop SGD lr 100, momentum 0.9; package compute_meis defaults (Adam lr 0.05, "
-        f"normalised gradient, seed {args.seed}); both mean {MEAN}, s.d. {STD}"
+        f"normalised gradient); both from the same noise (seed {args.seed}) at mean {MEAN}, "
+        f"s.d. {STD}"
     )
 
 
