@@ -31,13 +31,19 @@ Reported (one Markdown table):
   (batch 64), the cost no per-neuron engine built on this model's arithmetic can go below much.
 
 Timing: every measured call follows a warm-up call; package runs are the best of 3, loops (already
-hundreds or thousands of calls) are timed once. The checkpoint must be in the course cache
-(``artiphys fetch sensorium_sota_model``, or ``artiphys fetch --from DIR`` from a folder holding
-``sensorium2022_pretrained/``), or be given with ``--checkpoint``.
+hundreds or thousands of calls) are timed once. The loop runs with PyTorch's defaults, as the
+notebook does; ``compute_meis`` flushes subnormal floats while it optimises (its default).
 
-Run: ``python benchmarks/bench_fens_loop.py`` (about 4 minutes on 2 busy cores: 256 gradient RFs,
-4 MEIs) or ``python benchmarks/bench_fens_loop.py --full`` (all 7,776 gradient RFs and the
-notebook's 5 MEI neurons; about 10 minutes). ``--threads`` sets torch's CPU threads (default 2).
+The checkpoint must be in the course cache (``artiphys fetch sensorium_sota_model``, or
+``artiphys fetch --from DIR`` from a folder holding ``sensorium2022_pretrained/``), or be given
+with ``--checkpoint``.
+
+Run: ``python benchmarks/bench_fens_loop.py`` (256 gradient RFs, 4 MEIs: about 3 minutes on 2
+quiet cores, where a loop step costs about 20 ms; the loop's 4 x 2,000 steps dominate, and on a
+shared machine they take two to five times longer) or ``python benchmarks/bench_fens_loop.py
+--full`` (all 7,776 gradient RFs and the notebook's 5 MEI neurons; about 10 minutes on quiet
+cores). ``--threads`` sets torch's CPU threads (default 2; on a machine shared with other jobs,
+1 thread gives steadier numbers).
 """
 
 from __future__ import annotations
