@@ -59,6 +59,7 @@ __all__ = [
 
 _PACKAGE = "artiphys_course"
 _NOT_DISABLED = ("artiphys_course.checks", "artiphys_course.runtime", "artiphys_course.course")
+_SETUP_TIMEOUT = 300  # seconds for the grader's own first cell (it imports torch)
 _STATE = {"student": False}  # kernel side: True while the student's code runs
 
 
@@ -362,7 +363,8 @@ def grade_submission(
     exercises : dict
         Exercise name -> check, as :func:`find_exercises` returns.
     timeout : int
-        Seconds allowed per cell (the student's, and each exercise's scoring).
+        Seconds allowed per cell (the student's, and each exercise's scoring); the grader's
+        setup cell, which imports the package, gets at least 300 s.
     max_output : int
         Characters of output kept per cell.
     kernel_name : str, optional
@@ -413,6 +415,9 @@ def grade_submission(
         client = _capped_client(nbclient, max_output)(
             run,
             timeout=timeout,
+            timeout_func=lambda cell: (
+                max(timeout, _SETUP_TIMEOUT) if cell.source == setup.source else timeout
+            ),
             allow_errors=True,
             interrupt_on_timeout=True,
             error_on_timeout={
