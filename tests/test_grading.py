@@ -21,7 +21,7 @@ from artiphys_course.course.grading import find_exercises, references
 REPO = Path(__file__).resolve().parents[1]
 NAME = "02_receptive_field_math.ipynb"
 EXERCISES = ["rf_step", "output_size", "rf_of_stack"]
-TIMEOUT = 15  # the imports of notebook 02 take a few seconds on a busy 2-core machine
+TIMEOUT = 20  # the imports of notebook 02 take a few seconds on a busy 2-core machine
 
 
 def _exercise_section(path: Path) -> nbformat.NotebookNode:
@@ -80,12 +80,13 @@ def _submissions(root: Path) -> Path:
     )
     nbformat.write(looping, folder / "looping.ipynb")
 
-    cheating = nbformat.from_dict(solution)  # the setup cell imports conv_output_size
+    cheating = nbformat.from_dict(solution)
     _edit(
         cheating,
         "def output_size",
         "k_eff = ",
-        "return conv_output_size(n, kernel_size, stride, padding, dilation)\n    k_eff = ",
+        "from artiphys_course.receptive_fields import conv_output_size\n\n"
+        "    return conv_output_size(n, kernel_size, stride, padding, dilation)\n    k_eff = ",
     )
     nbformat.write(cheating, folder / "cheating.ipynb")
     return folder
@@ -196,3 +197,19 @@ def test_usage_errors_exit_non_zero_with_a_message(argv, message, capsys):
     assert main([*argv, "--root", str(REPO)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("artiphys: ") and message in err
+
+
+def test_outputs_are_capped_per_cell():
+    import nbclient
+
+    from artiphys_course.course.grading import _capped_client
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("for _ in range(100):\n    print('x' * 10_000, flush=True)"),
+        nbformat.v4.new_code_cell("print('small')"),
+    ]
+    _capped_client(nbclient, 50_000)(nb, timeout=60, kernel_name="python3").execute()
+    big = "".join(out.get("text", "") for out in nb.cells[0].outputs)
+    assert 0 < len(big) < 60_000 and "output truncated at 50000 chars" in big
+    assert nb.cells[1].outputs[0]["text"] == "small\n"
