@@ -1,7 +1,8 @@
 """Course tooling, not for students: turn solutions into student notebooks and run notebooks.
 
 ``authoring`` (solution -> student notebook, ``artiphys build``), ``execution`` (headless runs,
-``artiphys run``) and ``cli`` (the ``artiphys`` command). Building and running notebooks needs the
+``artiphys run``), ``grading`` (score students' notebooks, ``artiphys grade``) and ``cli`` (the
+``artiphys`` command). Building and running notebooks needs the
 optional Jupyter dependencies (``pip install 'artiphys-course[course]'``); nothing else in the
 package imports this sub-package.
 """

@@ -7,12 +7,13 @@
     artiphys fetch --from DIR       # import local copies (USB stick, shared folder) into the cache
     artiphys build [--check] [--prune] [--root DIR]   # regenerate notebooks/ from solutions/
     artiphys run [--student] [--save] [--root DIR] [NOTEBOOK ...]   # run headless, print a table
+    artiphys grade DIR --notebook NN [--out CSV] [--timeout S]   # grade students' notebooks
     artiphys zoo [KIND ...]         # maintainers: retrain the shipped notebook models
     artiphys atlas --model alexnet --layers conv1,conv2 --units 16 --out DIR   # HTML atlas
 
-``build`` and ``run`` work on the course checkout in the current folder (or ``--root DIR``) and
-need the ``course`` extra (``pip install 'artiphys-course[course]'``). Errors are printed as
-``artiphys: <message>`` with a non-zero exit status, without a traceback.
+``build``, ``run`` and ``grade`` work on the course checkout in the current folder (or ``--root
+DIR``) and need the ``course`` extra (``pip install 'artiphys-course[course]'``). Errors are
+printed as ``artiphys: <message>`` with a non-zero exit status, without a traceback.
 """
 
 from __future__ import annotations
@@ -214,6 +215,21 @@ def _atlas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grade(args: argparse.Namespace) -> int:
+    """Grade every notebook of a folder; the exit status is 0 whatever the students scored."""
+    from artiphys_course.course.execution import find_notebooks
+    from artiphys_course.course.grading import format_grades, grade_folder, write_grades
+
+    root = _course_root(args.root)
+    (solution,) = find_notebooks(root / "solutions", [args.notebook])
+    grades = grade_folder(args.submissions, solution, timeout=args.timeout)
+    out = write_grades(grades, args.out or Path(args.submissions) / "grades.csv")
+    print()
+    print(format_grades(grades))
+    print(f"\nper-exercise points and messages: {out}")
+    return 0
+
+
 def _zoo(args: argparse.Namespace) -> int:
     """Train (or load) the notebooks' models and store them in the checkout's package data."""
     from artiphys_course.models import zoo
@@ -278,6 +294,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
     p.add_argument("--root", metavar="DIR", help="course checkout (default: current folder)")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("grade", help="run and score students' notebooks, write a CSV")
+    p.add_argument("submissions", metavar="SUBMISSIONS_DIR", help="one .ipynb per student")
+    p.add_argument("--notebook", required=True, metavar="NN", help="the solution graded against")
+    p.add_argument("--out", metavar="CSV", help="default: SUBMISSIONS_DIR/grades.csv")
+    p.add_argument("--timeout", type=int, default=60, help="seconds per cell (default 60)")
+    p.add_argument("--root", metavar="DIR", help="course checkout (default: current folder)")
+    p.set_defaults(func=_grade)
 
     p = sub.add_parser(
         "zoo", help="train the notebooks' models and ship them with the package (maintainers)"
