@@ -207,7 +207,7 @@ def bar_responses(
     background: float = 0.0,
     amplitude: float | Sequence[float] = 1.0,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    batch_size: int = 1024,
+    batch_size: int = 256,
     device: torch.device | str | None = None,
     fast: bool = True,
     progress: bool = True,
@@ -226,7 +226,8 @@ def bar_responses(
         Bar images are ``background + polarity * amplitude`` inside the bar (see
         :meth:`~artiphys_course.stimuli.BarSet.images`).
     batch_size : int
-        Bars per forward pass.
+        Bars per forward pass (256 keeps a notebook kernel small: AlexNet conv3 bars at 1024
+        per pass cost about 0.8 GB).
     device : optional
         Where to compute (default: where the model's parameters are, else CPU).
     progress : bool
