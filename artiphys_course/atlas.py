@@ -43,11 +43,13 @@ from artiphys_course.barmap import (
     color_tuning,
     non_overlap_bar_map,
 )
+from artiphys_course.mei import FixedMeanStd, compute_meis
 from artiphys_course.patches import PatchResult, top_patches
 from artiphys_course.receptive_fields import receptive_field, xn
 from artiphys_course.recording import get_layer
 from artiphys_course.stimuli import RFMAPPING_COLOR_PAIRS, make_bar_set
 from artiphys_course.tuning import orientation_selectivity
+from artiphys_course.units import model_device
 
 __all__ = [
     "ALEXNET_LAYERS",
@@ -99,6 +101,9 @@ class LayerResults:
         ``(n_units, H, W)`` maps of the top bars that miss the top map's peak.
     patches : PatchResult
         Top and bottom natural-image patches.
+    meis : np.ndarray
+        ``(n_units, C, H, W)`` most exciting inputs (gradient ascent in the model's input space,
+        mean 0 and s.d. 1; :func:`~artiphys_course.mei.compute_meis`), at the bar images' size.
     true_filters : np.ndarray or None
         ``(n_units, H', W')`` ground-truth filters when known (digital V1), shown beside the maps.
     """
@@ -115,6 +120,7 @@ class LayerResults:
     color_maps: np.ndarray
     non_overlap_maps: np.ndarray
     patches: PatchResult
+    meis: np.ndarray
     true_filters: np.ndarray | None = None
 
     def table(self) -> list[dict]:
@@ -183,6 +189,7 @@ def map_units(
     color_pairs: Sequence[str] | None = RFMAPPING_COLOR_PAIRS,
     color_options: dict | None = None,
     true_filters: np.ndarray | None = None,
+    mei_steps: int = 200,
     progress: bool = True,
 ) -> LayerResults:
     """Map the centre units of some channels of ``layer`` fully: bars, colour, patches.
@@ -217,6 +224,10 @@ def map_units(
         Colour pairs of the colour set; None (or a grey model) skips colour.
     true_filters : np.ndarray, optional
         ``(n_units, H', W')`` ground truth to show beside the maps (digital V1).
+    mei_steps : int
+        Gradient-ascent steps of the units' MEIs (batched over units), in the model's input
+        space: with a ``transform`` at mean 0 and s.d. 1 (normalised units), without one at
+        mean ``background`` and s.d. ``amplitude / 2``.
     progress : bool
 
     Returns
@@ -266,6 +277,25 @@ def map_units(
         transform=transform,
         progress=progress,
     )
+    # MEIs in the model's input space: normalised units (mean 0, s.d. 1) behind a transform,
+    # else the bars' own scale (mean grey, contrast half the bars' amplitude)
+    constraint = (
+        FixedMeanStd() if transform is not None else FixedMeanStd(background, amplitude / 2)
+    )
+    # started from each unit's best bar: a rectified unit has no gradient at a random start
+    best = np.argmax(bars.responses, axis=0)
+    initial = grey.images(best, background=background, amplitude=amplitude, channels=in_channels)
+    initial = transform(initial) if transform is not None else initial
+    meis = compute_meis(
+        model,
+        neurons=[int(c) for c in bars.channels],
+        image_shape=(in_channels, *grey.image_shape),
+        layer=layer,
+        constraint=constraint,
+        initial=initial.to(model_device(model)),
+        steps=mei_steps,
+        progress=progress,
+    ).images
     if true_filters is not None and len(true_filters) != n:
         raise ValueError(
             f"true_filters must have one filter per unit ({n}), got {len(true_filters)}"
@@ -283,6 +313,7 @@ def map_units(
         color_maps=maps_c,
         non_overlap_maps=non_overlap,
         patches=patches,
+        meis=meis.detach().cpu().numpy(),
         true_filters=None if true_filters is None else np.asarray(true_filters),
     )
 
@@ -364,6 +395,7 @@ def _write_layer(results: LayerResults, out: Path) -> None:
         "color_tuning": results.color_tuning,
         "top_patches": results.patches.top_patches.cpu().numpy(),
         "bottom_patches": results.patches.bottom_patches.cpu().numpy(),
+        "meis": results.meis,
     }
     if results.true_filters is not None:
         arrays["true_filters"] = results.true_filters
@@ -380,6 +412,8 @@ def _write_layer(results: LayerResults, out: Path) -> None:
         _save_png(png / f"{stem}_color.png", colour.repeat(scale, 0).repeat(scale, 1))
         _save_png(png / f"{stem}_top.png", _mosaic(results.patches.top_patches[i]))
         _save_png(png / f"{stem}_bottom.png", _mosaic(results.patches.bottom_patches[i]))
+        mei = _rgb(_scaled(results.meis[i], symmetric=True))
+        _save_png(png / f"{stem}_mei.png", mei.repeat(scale, 0).repeat(scale, 1))
         if results.true_filters is not None:
             truth = _rgb(_scaled(results.true_filters[i], symmetric=True))
             _save_png(png / f"{stem}_filter.png", truth.repeat(scale, 0).repeat(scale, 1))
@@ -503,6 +537,7 @@ def _unit_card(name: str, summary: dict, row: dict, tuning: np.ndarray) -> str:
     images = [f'<img src="{stem}_barmap.png" alt="bar map" title="bar map, fitted ellipse">']
     if summary["color_pairs"]:
         images.append(f'<img src="{stem}_color.png" alt="colour map" title="colour map">')
+    images.append(f'<img src="{stem}_mei.png" alt="MEI" title="most exciting input">')
     if summary["has_true_filters"]:
         images.append(f'<img src="{stem}_filter.png" alt="true filter" title="true filter">')
     preferred = row["preferred_orientation_deg"]

@@ -58,6 +58,9 @@ def test_export_writes_tables_arrays_images_and_summary(results, tmp_path):
     top = [int(v) for v in rows[1]["top_patch_images"].split(";")]
     assert top == results.patches.top_index[1].tolist()
     assert np.load(out / "bar_maps.npy").shape == (3, results.xn, results.xn)
+    meis = np.load(out / "meis.npy")
+    assert meis.shape[0] == 3 and meis.shape[-2:] == (results.xn, results.xn)
+    assert (out / "png" / "unit2_mei.png").is_file()
     assert np.load(out / "color_maps.npy").shape == (3, 3, results.xn, results.xn)
     assert np.load(out / "top_patches.npy").shape == (3, 4, 3, 11, 11)
     summary = json.loads((out / "summary.json").read_text())
@@ -127,7 +130,7 @@ def test_the_site_loads_every_image_and_sorts_units(results, tmp_path):
         browser.find_element("link text", "conv2").click()
         assert browser.title == "conv2"
         images = browser.find_elements("tag name", "img")
-        assert len(images) == 3 * 4
+        assert len(images) == 3 * 5
         loaded = browser.execute_script(
             "return Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)"
         )
@@ -206,3 +209,8 @@ def test_digital_v1_atlas_shows_true_filters_beside_what_mapping_found(tmp_path)
         )
         centre = np.array([float(row["fit_row"]), float(row["fit_col"])])
         assert np.abs(centre - truth.rf_center[i]).max() < 5
+        # inside its RF, the MEI of a simple cell is its filter (notebook 06's result)
+        k = rows.index(row)
+        mei, true = np.load(layer / "meis.npy")[k, 0], filters[k]
+        rf = np.abs(true) > 0.05 * np.abs(true).max()
+        assert np.corrcoef(mei[rf], true[rf])[0, 1] > 0.6  # about 0.7 after 200 steps
