@@ -77,30 +77,12 @@ def _centre_conv(
     eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     h_out = (x.shape[2] + 2 * ph - eh) // sh + 1
     w_out = (x.shape[3] + 2 * pw - ew) // sw + 1
-    row, col = _position(position, h_out, w_out, layer)
+    row, col = validation.position(position, (h_out, w_out), f"output of {layer!r}")
     x = F.pad(x, (pw, pw, ph, ph))
     r0, c0 = row * sh, col * sw
     window = x[:, :, r0 : r0 + eh, c0 : c0 + ew]
     bias = None if conv.bias is None else conv.bias[channels]
     return F.conv2d(window, conv.weight[channels], bias, dilation=conv.dilation)[:, :, 0, 0]
-
-
-def _position(
-    position: tuple[int, int] | None, h: int, w: int, layer: str | None
-) -> tuple[int, int]:
-    """``position`` checked against an ``h x w`` map; default the centre unit's position."""
-    if position is None:
-        row, col = (h - 1) // 2, (w - 1) // 2
-    else:
-        if isinstance(position, str) or len(position) != 2:
-            raise ValueError(f"position must be (row, col), got {position!r}")
-        row, col = (validation.integer(p, "position") for p in position)
-    if not (0 <= row < h and 0 <= col < w):
-        raise IndexError(
-            f"position {(row, col)} is outside the {h}x{w} output of {layer!r} "
-            f"(valid rows 0..{h - 1}, columns 0..{w - 1})"
-        )
-    return row, col
 
 
 def _fast_path(model: nn.Module, layer: str | None) -> nn.Conv2d | None:
@@ -172,7 +154,7 @@ def unit_responses(
             return _centre_conv(model, layer, conv, x, idx, position)
         out = forward_until(model, layer, x) if layer is not None else model(x)
         if out.ndim == 4:
-            row, col = _position(position, *out.shape[2:], layer)
+            row, col = validation.position(position, tuple(out.shape[2:]), f"output of {layer!r}")
             out = out[:, :, row, col]
         elif out.ndim != 2:
             raise ValueError(f"expected a (B, C, h, w) or (B, n) output, got {tuple(out.shape)}")

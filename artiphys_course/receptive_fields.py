@@ -390,32 +390,12 @@ def rf_box(
     (``IndexError`` otherwise). Bounds may lie outside the image (padding).
     """
     rf = receptive_field(model, layer, image_shape)
-    position = _unit_position(position, rf.output_shape, layer, image_shape)
+    position = validation.position(
+        position, rf.output_shape, f"output of {layer!r} for image_shape {image_shape}"
+    )
     row, col = rf.center_of(position)
     hr, hc = (rf.size[0] - 1) / 2, (rf.size[1] - 1) / 2
     return (row - hr, row + hr, col - hc, col + hc)
-
-
-def _unit_position(
-    position: Sequence[int] | None,
-    output_shape: tuple[int, int],
-    layer: str,
-    image_shape: int | Sequence[int],
-) -> tuple[int, int]:
-    """``position`` (row, col) checked to be integers inside the layer's ``(h, w)`` output;
-    ``None`` gives the centre unit's."""
-    h, w = output_shape
-    if position is None:
-        return (h - 1) // 2, (w - 1) // 2
-    if isinstance(position, str) or len(position) != 2:
-        raise ValueError(f"position must be (row, col), got {position!r}")
-    row, col = (validation.integer(p, "position") for p in position)
-    if not (0 <= row < h and 0 <= col < w):
-        raise IndexError(
-            f"position {(row, col)} is outside the {h}x{w} output of {layer!r} for "
-            f"image_shape {image_shape} (valid rows 0..{h - 1}, columns 0..{w - 1})"
-        )
-    return row, col
 
 
 def xn(model: nn.Module, layer: str, *, max_size: int | None = None) -> int:
@@ -603,7 +583,8 @@ def empirical_receptive_field(
     x.requires_grad_(True)
     with eval_mode(net):
         out = forward_until(net, layer, x)
-    row, col = _unit_position(position, tuple(out.shape[2:]), layer, (h, w))
+    where = f"output of {layer!r} for image_shape {(h, w)}"
+    row, col = validation.position(position, tuple(out.shape[2:]), where)
     value = out[0, :, row, col]
     if channels is not None:
         value = value[validation.indices(channels, "channels", len(value)).to(value.device)]

@@ -36,6 +36,7 @@ __all__ = [
     "integer",
     "is_integer",
     "notice_undefined",
+    "position",
     "positive",
 ]
 
@@ -205,6 +206,38 @@ def image_shape(value: Any, name: str = "image_shape") -> tuple[int, int]:
         raise ValueError(f"{name} must be an int (square) or (height, width), got {value!r}")
     h, w = (integer(s, name, minimum=1) for s in sizes)
     return h, w
+
+
+def position(
+    value: Sequence[int] | None, output_shape: tuple[int, int], where: str
+) -> tuple[int, int]:
+    """A spatial ``(row, col)`` checked to be integers inside an ``(h, w)`` map.
+
+    Parameters
+    ----------
+    value : (row, col) or None
+        ``None`` gives the centre unit's position ``((h - 1) // 2, (w - 1) // 2)``.
+    output_shape : (h, w)
+        The feature map's size.
+    where : str
+        Names the map in the error (``"output of 'features.3'"``).
+
+    Returns
+    -------
+    (int, int)
+    """
+    h, w = output_shape
+    if value is None:
+        return (h - 1) // 2, (w - 1) // 2
+    if isinstance(value, str) or len(value) != 2:
+        raise ValueError(f"position must be (row, col), got {value!r}")
+    row, col = (integer(p, "position") for p in value)
+    if not (0 <= row < h and 0 <= col < w):
+        raise IndexError(
+            f"position {(row, col)} is outside the {h}x{w} {where} "
+            f"(valid rows 0..{h - 1}, columns 0..{w - 1})"
+        )
+    return row, col
 
 
 def notice_undefined(undefined: np.ndarray, what: str, why: str) -> None:

@@ -335,3 +335,18 @@ def test_empirical_rf_uses_the_same_index_rules():
         empirical_receptive_field(net, "0", 10, channels=[-1], structural=False)
     with pytest.raises(IndexError, match="outside the 8x8 output"):
         empirical_receptive_field(net, "0", 10, position=(-1, 0))
+
+
+def test_one_position_rule_for_every_feature_map():
+    from artiphys_course import validation
+
+    assert validation.position(None, (7, 8), "map") == (3, 3)  # the centre unit
+    assert validation.position((np.int64(2), 5), (7, 8), "map") == (2, 5)
+    with pytest.raises(IndexError, match=r"position \(7, 0\) is outside the 7x8 map"):
+        validation.position((7, 0), (7, 8), "map")
+    with pytest.raises(IndexError, match="outside"):
+        validation.position((-1, 0), (7, 8), "map")
+    with pytest.raises(TypeError, match="position"):
+        validation.position((1.5, 0), (7, 8), "map")
+    with pytest.raises(ValueError, match=r"\(row, col\)"):
+        validation.position((1, 2, 3), (7, 8), "map")
