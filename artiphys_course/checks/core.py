@@ -1,10 +1,31 @@
-"""Machinery shared by every exercise check: run, compare, explain."""
+"""Machinery shared by every exercise check: run, compare, diagnose, explain.
+
+A check runs the student's function on fixed and seeded inputs and compares each answer with
+the package's reference. When an answer is wrong it looks for the reason instead of printing the
+solution:
+
+- **Known mistakes.** Each :class:`Mistake` is a plausible wrong implementation (population vs
+  unbiased s.d., a transpose, degrees for radians...). When the student's answer matches one on
+  every failing input, the message names the mistake and gives its hint.
+- **The reference, called.** While the student's function runs, the package functions the check
+  lists as ``forbidden`` raise :class:`ReferenceCalled`; the message says to write the exercise
+  instead of calling the package.
+- **Loops where one batched call is asked.** With ``max_calls``, every ``nn.Module`` argument
+  counts its forward calls; more than allowed fails with a hint to batch.
+- **Chained exercises.** ``uses`` names the student's own helper functions the exercise calls
+  (``{"rf_step": reference_rf_step}``). When the answer is wrong, the check reruns it with the
+  references swapped in; if it is right then, the message blames the helper, not this function.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import html
+import importlib
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +38,8 @@ from artiphys_course.runtime import seeded
 __all__ = [
     "CheckFailed",
     "CheckResult",
+    "Mistake",
+    "ReferenceCalled",
     "STRICT_ENV",
     "check_function",
     "compare",
@@ -142,9 +165,184 @@ class CheckResult:
         return "<pre style='margin:0'>" + html.escape(self.message) + "</pre>"
 
 
+@dataclass(frozen=True)
+class Mistake:
+    """A plausible wrong answer to an exercise, recognised by its output.
+
+    Attributes
+    ----------
+    name : str
+        What the student did, in a few words (``"unbiased s.d. (ddof=1)"``); shown in the message.
+    answer : callable
+        The wrong implementation, called with the same arguments as the reference.
+    hint : str
+        Where to look, without giving the solution.
+    """
+
+    name: str
+    answer: Callable[..., Any]
+    hint: str
+
+
+class ReferenceCalled(RuntimeError):
+    """Raised when a student's function calls a package function that its exercise re-implements."""
+
+
+def _qualified(func: Callable[..., Any]) -> str:
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+@contextlib.contextmanager
+def _forbidden(
+    functions: Sequence[Callable[..., Any]], namespaces: Sequence[dict]
+) -> Iterator[None]:
+    """Within the block, the ``functions`` raise :class:`ReferenceCalled` wherever they are bound.
+
+    Rebinds every attribute of the loaded ``artiphys_course`` modules and every entry of
+    ``namespaces`` (the student's globals) that is one of the functions; restores them after.
+    """
+    if not functions:
+        yield
+        return
+    targets = {id(f): f for f in functions}
+
+    def blocker(func: Callable[..., Any]) -> Callable[..., Any]:
+        def blocked(*args: Any, **kwargs: Any) -> Any:
+            raise ReferenceCalled(
+                f"your function calls the package's `{func.__name__}`; this exercise is to "
+                "write that computation yourself"
+            )
+
+        return blocked
+
+    stubs = {key: blocker(f) for key, f in targets.items()}
+    spaces = [
+        vars(m) for name, m in list(sys.modules.items()) if name.startswith("artiphys_course")
+    ]
+    spaces += list(namespaces)
+    saved: list[tuple[dict, str, Any]] = []
+    try:
+        for space in spaces:
+            for attr, value in list(space.items()):
+                if id(value) in targets:
+                    saved.append((space, attr, value))
+                    space[attr] = stubs[id(value)]
+        yield
+    finally:
+        for space, attr, value in reversed(saved):
+            space[attr] = value
+
+
+@contextlib.contextmanager
+def _count_calls(args: Sequence[Any]) -> Iterator[list[int]]:
+    """Count forward calls of every ``nn.Module`` among ``args`` (top-level modules only)."""
+    counter = [0]
+    handles = []
+    for arg in args:
+        if isinstance(arg, nn.Module):
+            handles.append(
+                arg.register_forward_pre_hook(lambda *_: counter.__setitem__(0, counter[0] + 1))
+            )
+    try:
+        yield counter
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _resolve(func: Callable[..., Any] | str) -> Callable[..., Any]:
+    if callable(func):
+        return func
+    module, _, attr = func.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
 def strict() -> bool:
     """True when ``ARTIPHYS_STRICT_CHECKS`` is set to a true value."""
     return os.environ.get(STRICT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+class _TooManyCalls(Exception):
+    def __init__(self, calls: int, allowed: int) -> None:
+        super().__init__(
+            f"called the model {calls} times where {allowed} batched call"
+            f"{'s are' if allowed != 1 else ' is'} asked (no loop over neurons or images)"
+        )
+
+
+@dataclass
+class _Case:
+    """One test input's verdict."""
+
+    problem: str | None  # None: correct
+    got: Any = None
+    answered: bool = False  # the function returned a value (not an error)
+    unsolved: bool = False  # raised NotImplementedError
+
+
+def _run_cases(
+    student: Callable[..., Any],
+    reference_outputs: list[Any],
+    cases: list[tuple[tuple, dict]],
+    *,
+    rtol: float,
+    atol: float,
+    forbidden: list[Callable[..., Any]],
+    max_calls: int | None,
+    helpers: Mapping[str, Callable[..., Any]] | None = None,
+) -> list[_Case]:
+    space = getattr(student, "__globals__", {})
+    saved = {key: space[key] for key in (helpers or {}) if key in space}
+    space.update(helpers or {})
+    verdicts = []
+    try:
+        for (args, kwargs), expected in zip(cases, reference_outputs, strict=True):
+            args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
+            try:
+                with _forbidden(forbidden, [space]), _count_calls([*args, *kwargs.values()]) as n:
+                    got = student(*args, **kwargs)
+                if max_calls is not None and n[0] > max_calls:
+                    raise _TooManyCalls(n[0], max_calls)
+            except NotImplementedError:
+                verdicts.append(_Case("not implemented", unsolved=True))
+            except (ReferenceCalled, _TooManyCalls) as err:
+                verdicts.append(_Case(str(err)))
+            except Exception as err:  # noqa: BLE001 - any student error becomes feedback
+                verdicts.append(_Case(f"raised {type(err).__name__}: {err}"))
+            else:
+                problem = compare(got, expected, rtol=rtol, atol=atol)
+                verdicts.append(_Case(problem, got, answered=True))
+    finally:
+        for key in helpers or {}:
+            if key in saved:
+                space[key] = saved[key]
+            else:
+                space.pop(key, None)
+    return verdicts
+
+
+def _diagnose(
+    verdicts: list[_Case],
+    cases: list[tuple[tuple, dict]],
+    mistakes: Sequence[Mistake],
+    rtol: float,
+    atol: float,
+) -> Mistake | None:
+    """The first known mistake whose output matches every wrong answer, if any."""
+    wrong = [(v, c) for v, c in zip(verdicts, cases, strict=True) if v.problem and v.answered]
+    if not wrong or len(wrong) != sum(bool(v.problem) for v in verdicts):
+        return None
+    for mistake in mistakes:
+        try:
+            if all(
+                compare(v.got, mistake.answer(*copy.deepcopy(a), **copy.deepcopy(k)), rtol, atol)
+                is None
+                for v, (a, k) in wrong
+            ):
+                return mistake
+        except Exception:  # noqa: BLE001 - a mistake that does not apply to these inputs
+            continue
+    return None
 
 
 def check_function(
@@ -158,13 +356,18 @@ def check_function(
     hint: str | None = None,
     fallback: str | None = None,
     max_points: float = 1.0,
+    mistakes: Sequence[Mistake] = (),
+    forbidden: Sequence[Callable[..., Any] | str] = (),
+    max_calls: int | None = None,
+    uses: Mapping[str, Callable[..., Any]] | None = None,
 ) -> CheckResult:
-    """Check a student's function against the reference on every test input.
+    """Check a student's function against the reference on every test input, and diagnose.
 
     Parameters
     ----------
     student, reference : callable
-        The exercise function and the package's reference. They get the same arguments.
+        The exercise function and the package's reference. They get the same arguments (each
+        call gets its own deep copy, so an in-place edit by the student changes nothing else).
     cases : iterable
         Each case is a tuple of positional arguments or a dict of keyword arguments.
     name : str, optional
@@ -172,12 +375,23 @@ def check_function(
     rtol, atol : float
         Tolerances for numeric comparison.
     hint : str, optional
-        Shown when the result is wrong.
+        Shown when the answer is wrong and no known mistake explains it. Never the solution.
     fallback : str, optional
         What the notebook uses instead while the exercise is unsolved (said with
         ``not implemented yet``).
     max_points : float
-        Points for a fully correct answer.
+        Points for a fully correct answer; ``max_points * passed / total`` otherwise.
+    mistakes : sequence of Mistake
+        Known wrong implementations; the first one matching every wrong answer is named.
+    forbidden : sequence of callables or dotted names
+        Package functions the student must not call (those the exercise re-implements).
+    max_calls : int, optional
+        Most forward calls allowed per test input on each ``nn.Module`` argument (``1`` for
+        "one batched pass").
+    uses : mapping, optional
+        The student's own helper functions this exercise calls, by global name, with their
+        reference implementations; when the answer is wrong only because of a helper, the
+        message blames the helper and the exercise keeps its points.
 
     Returns
     -------
@@ -191,34 +405,58 @@ def check_function(
         raises).
     """
     name = name or getattr(student, "__name__", "exercise")
-    cases = list(cases)
-    passed, first_problem = 0, None
-    for i, case in enumerate(cases, 1):
-        args, kwargs = ((), dict(case)) if isinstance(case, Mapping) else (tuple(case), {})
-        try:
-            got = student(*args, **kwargs)
-        except NotImplementedError:
-            message = f"{TODO} {name}: not implemented yet."
-            if fallback:
-                message += f" The notebook goes on with the reference `{fallback}`."
-            return CheckResult(name, "not implemented", 0, len(cases), 0.0, max_points, message)
-        except Exception as err:  # noqa: BLE001 - any student error becomes feedback
-            problem = f"raised {type(err).__name__}: {err}"
-        else:
-            problem = compare(got, reference(*args, **kwargs), rtol=rtol, atol=atol)
-        if problem is None:
-            passed += 1
-        elif first_problem is None:
-            first_problem = f"{problem} (test input {i} of {len(cases)})"
-    points = max_points * passed / len(cases) if cases else 0.0
-    if first_problem is None:
-        inputs = f"{len(cases)} test input{'s' if len(cases) != 1 else ''}"
+    cases = [((), dict(case)) if isinstance(case, Mapping) else (tuple(case), {}) for case in cases]
+    total = len(cases)
+    expected = [reference(*copy.deepcopy(a), **copy.deepcopy(k)) for a, k in cases]
+    blocked = [_resolve(f) for f in forbidden]
+    run = dict(rtol=rtol, atol=atol, forbidden=blocked, max_calls=max_calls)
+    verdicts = _run_cases(student, expected, cases, **run)
+    blame: list[str] = []
+    if uses and any(v.problem for v in verdicts):
+        with_references = _run_cases(student, expected, cases, **run, helpers=uses)
+        if not any(v.problem for v in with_references):
+            own = getattr(student, "__globals__", {})
+            blame = [  # the helpers that break the answer when they are the student's own
+                helper
+                for helper in uses
+                if helper in own
+                and any(
+                    v.problem
+                    for v in _run_cases(
+                        student, expected, cases, **run, helpers={**uses, helper: own[helper]}
+                    )
+                )
+            ] or sorted(uses)
+            verdicts = with_references
+    if any(v.unsolved for v in verdicts):
+        message = f"{TODO} {name}: not implemented yet."
+        if fallback:
+            message += f" The notebook goes on with the reference `{fallback}`."
+        return CheckResult(name, "not implemented", 0, total, 0.0, max_points, message)
+    passed = sum(v.problem is None for v in verdicts)
+    points = max_points * passed / total if total else 0.0
+    inputs = f"{total} test input{'s' if total != 1 else ''}"
+    if passed == total:
         message = f"{PASS} {name}: correct on {inputs}."
-        return CheckResult(name, "correct", passed, len(cases), points, max_points, message)
-    message = f"{FAIL} {name}: {first_problem}; {passed} of {len(cases)} inputs correct."
-    if hint:
+        if blame:
+            helpers = ", ".join(f"`{h}`" for h in blame)
+            message += (
+                f" But it is right only with correct helpers: your {helpers} "
+                f"{'is' if len(blame) == 1 else 'are'} wrong or unfinished; fix {helpers} first "
+                "(see its check)."
+            )
+        return CheckResult(name, "correct", passed, total, points, max_points, message)
+    i, first = next((i, v) for i, v in enumerate(verdicts, 1) if v.problem)
+    message = (
+        f"{FAIL} {name}: {first.problem} (test input {i} of {total}); "
+        f"{passed} of {total} inputs correct."
+    )
+    mistake = _diagnose(verdicts, cases, mistakes, rtol, atol)
+    if mistake is not None:
+        message += f"\n   This looks like {mistake.name}. {mistake.hint}"
+    elif hint:
         message += f"\n   Hint: {hint}"
-    result = CheckResult(name, "wrong", passed, len(cases), points, max_points, message)
+    result = CheckResult(name, "wrong", passed, total, points, max_points, message)
     if strict():
         raise CheckFailed(message)
     return result
