@@ -23,6 +23,7 @@ import contextlib
 import copy
 import html
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -250,6 +251,11 @@ def _count_calls(args: Sequence[Any]) -> Iterator[list[int]]:
             handle.remove()
 
 
+def _globals_of(student: Callable[..., Any]) -> dict:
+    """The module namespace the student's function runs in (through wrappers' ``__wrapped__``)."""
+    return getattr(inspect.unwrap(student), "__globals__", {})
+
+
 def _resolve(func: Callable[..., Any] | str) -> Callable[..., Any]:
     if callable(func):
         return func
@@ -282,7 +288,7 @@ class _Case:
 
 def _run_cases(
     student: Callable[..., Any],
-    reference_outputs: list[Any],
+    expected: Callable[[int], Any],
     cases: list[tuple[tuple, dict]],
     *,
     rtol: float,
@@ -291,12 +297,12 @@ def _run_cases(
     max_calls: int | None,
     helpers: Mapping[str, Callable[..., Any]] | None = None,
 ) -> list[_Case]:
-    space = getattr(student, "__globals__", {})
+    space = _globals_of(student)
     saved = {key: space[key] for key in (helpers or {}) if key in space}
     space.update(helpers or {})
     verdicts = []
     try:
-        for (args, kwargs), expected in zip(cases, reference_outputs, strict=True):
+        for i, (args, kwargs) in enumerate(cases):
             args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
             try:
                 with _forbidden(forbidden, [space]), _count_calls([*args, *kwargs.values()]) as n:
@@ -310,7 +316,7 @@ def _run_cases(
             except Exception as err:  # noqa: BLE001 - any student error becomes feedback
                 verdicts.append(_Case(f"raised {type(err).__name__}: {err}"))
             else:
-                problem = compare(got, expected, rtol=rtol, atol=atol)
+                problem = compare(got, expected(i), rtol=rtol, atol=atol)
                 verdicts.append(_Case(problem, got, answered=True))
     finally:
         for key in helpers or {}:
@@ -407,7 +413,14 @@ def check_function(
     name = name or getattr(student, "__name__", "exercise")
     cases = [((), dict(case)) if isinstance(case, Mapping) else (tuple(case), {}) for case in cases]
     total = len(cases)
-    expected = [reference(*copy.deepcopy(a), **copy.deepcopy(k)) for a, k in cases]
+    outputs: dict[int, Any] = {}
+
+    def expected(i: int) -> Any:  # the reference's answer, computed once, only when needed
+        if i not in outputs:
+            args, kwargs = cases[i]
+            outputs[i] = reference(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+        return outputs[i]
+
     blocked = [_resolve(f) for f in forbidden]
     run = dict(rtol=rtol, atol=atol, forbidden=blocked, max_calls=max_calls)
     verdicts = _run_cases(student, expected, cases, **run)
@@ -415,7 +428,7 @@ def check_function(
     if uses and any(v.problem for v in verdicts):
         with_references = _run_cases(student, expected, cases, **run, helpers=uses)
         if not any(v.problem for v in with_references):
-            own = getattr(student, "__globals__", {})
+            own = _globals_of(student)
             blame = [  # the helpers that break the answer when they are the student's own
                 helper
                 for helper in uses

@@ -6,6 +6,7 @@
     artiphys fetch [NAME ...]       # pre-download data and weights, verify md5
     artiphys fetch --from DIR       # import local copies (USB stick, shared folder) into the cache
     artiphys build [--check] [--prune] [--root DIR]   # regenerate notebooks/ from solutions/
+    artiphys build --format nbgrader --out DIR        # nbgrader source notebooks (instructors)
     artiphys run [--student] [--save] [--root DIR] [NOTEBOOK ...]   # run headless, print a table
     artiphys grade DIR --notebook NN [--out CSV] [--timeout S]   # grade students' notebooks
     artiphys zoo [KIND ...]         # maintainers: retrain the shipped notebook models
@@ -151,10 +152,21 @@ _BUILD_NOTES = {
 }
 
 
+def _usage(message: str) -> int:
+    print(message, file=sys.stderr)
+    return 2
+
+
 def _build(args: argparse.Namespace) -> int:
     from artiphys_course.course.authoring import build_notebooks
 
     root = _course_root(args.root)
+    if args.format == "nbgrader":
+        return _build_nbgrader(root, args)
+    if args.out:
+        return _usage(
+            "artiphys: --out is for --format nbgrader (the self-study build writes notebooks/)"
+        )
     reports = build_notebooks(
         root / "solutions", root / "notebooks", check=args.check, prune=args.prune
     )
@@ -172,6 +184,22 @@ def _build(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+def _build_nbgrader(root: Path, args: argparse.Namespace) -> int:
+    from artiphys_course.course.nbgrader import build_nbgrader
+
+    if not args.out:
+        return _usage("artiphys: --format nbgrader needs --out DIR (the nbgrader course root)")
+    if args.check or args.prune:
+        return _usage("artiphys: --check and --prune are for the self-study build only")
+    for path in build_nbgrader(root / "solutions", args.out):
+        print(f"{path}")
+    print(
+        f"\nnbgrader course root: {Path(args.out).resolve()}\n"
+        "next: cd there and run `nbgrader generate_assignment <notebook stem>`",
+    )
     return 0
 
 
@@ -284,6 +312,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="remove generated notebooks whose solution is gone (never any other file)",
     )
+    p.add_argument(
+        "--format",
+        choices=["student", "nbgrader"],
+        default="student",
+        help="student: self-study notebooks in notebooks/ (default); "
+        "nbgrader: nbgrader source notebooks under --out",
+    )
+    p.add_argument("--out", metavar="DIR", help="nbgrader course root (with --format nbgrader)")
     p.add_argument("--root", metavar="DIR", help="course checkout (default: current folder)")
     p.set_defaults(func=_build)
 

@@ -50,6 +50,7 @@ from artiphys_course.course import require
 __all__ = [
     "Grade",
     "ReferenceDisabled",
+    "find_check",
     "find_exercises",
     "format_grades",
     "grade_folder",
@@ -87,7 +88,7 @@ def _check_name(call: ast.Call) -> str | None:
     return name if name and name.startswith("check_") else None
 
 
-def _find_check(name: str) -> Callable[..., Any]:
+def find_check(name: str) -> Callable[..., Any]:
     """The check function ``name`` from the modules of :mod:`artiphys_course.checks`."""
     import artiphys_course.checks
 
@@ -124,7 +125,7 @@ def find_exercises(solution: str | Path) -> dict[str, str]:
                 continue
             names = [arg.id for arg in node.args if isinstance(arg, ast.Name)]
             if names:
-                check = _find_check(_check_name(node))
+                check = find_check(_check_name(node))
                 found[names[0]] = f"{check.__module__}:{check.__name__}"
     return found
 
@@ -251,6 +252,8 @@ def kernel_score(token: str, exercise: str, check: str, namespace: dict[str, Any
             _STATE["student"] = False
 
     as_student.__name__ = exercise
+    if defined:  # the checks find the student's globals (their helpers) through it
+        as_student.__wrapped__ = student
     try:
         result = check_function(as_student)
         message = result.message
