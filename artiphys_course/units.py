@@ -111,8 +111,9 @@ class LayerUnits(nn.Module):
     layer : str
         Dotted layer name (see :func:`artiphys_course.recording.list_layers`).
     position : {"center", "mean", "max"} or (row, col)
-        Where in the ``(h, w)`` feature map: the centre ``(h // 2, w // 2)``, the spatial mean, the
-        spatial maximum, or an explicit ``(row, col)``.
+        Where in the ``(h, w)`` feature map: the centre unit ``((h - 1) // 2, (w - 1) // 2)`` (as
+        :func:`~artiphys_course.receptive_fields.center_position`), the spatial mean, the spatial
+        maximum, or an explicit ``(row, col)``.
     preprocess : callable, optional
         Applied to the images first (e.g.
         :func:`artiphys_course.models.pretrained.imagenet_normalize` when the optimised images
@@ -152,13 +153,11 @@ class LayerUnits(nn.Module):
             return out.mean(dim=(2, 3))
         if self.position == "max":
             return out.amax(dim=(2, 3))
-        h, w = out.shape[2:]
-        row, col = (h // 2, w // 2) if self.position == "center" else self.position
-        if not (0 <= row < h and 0 <= col < w):
-            raise IndexError(
-                f"position {(row, col)} is outside the {h}x{w} feature map of {self.layer!r} "
-                f"(valid rows 0..{h - 1}, columns 0..{w - 1})"
-            )
+        row, col = validation.position(
+            None if self.position == "center" else self.position,
+            tuple(out.shape[2:]),
+            f"feature map of {self.layer!r}",
+        )
         return out[:, :, row, col]
 
 

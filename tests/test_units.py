@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from artiphys_course.receptive_fields import center_position
 from artiphys_course.runtime import ArtiphysWarning
 from artiphys_course.units import (
     EVAL_NOTICE,
@@ -89,12 +90,15 @@ def test_layer_units_positions():
     x = torch.randn(2, 1, 10, 10, generator=torch.Generator().manual_seed(1))
     full = net[:4](x).detach()  # (2, 3, 6, 6)
     with torch.no_grad():
-        torch.testing.assert_close(LayerUnits(net, "3")(x), full[:, :, 3, 3])
+        # the centre unit of an even map is the one receptive_fields.center_position names
+        row, col = center_position(net, "3", (10, 10))
+        assert (row, col) == (2, 2)
+        torch.testing.assert_close(LayerUnits(net, "3")(x), full[:, :, row, col])
         torch.testing.assert_close(LayerUnits(net, "3", position=(1, 4))(x), full[:, :, 1, 4])
         torch.testing.assert_close(LayerUnits(net, "3", position="mean")(x), full.mean((2, 3)))
         torch.testing.assert_close(LayerUnits(net, "3", position="max")(x), full.amax((2, 3)))
         shifted = LayerUnits(net, "3", preprocess=lambda im: im + 1.0)(x)
-        torch.testing.assert_close(shifted, net[:4](x + 1.0)[:, :, 3, 3])
+        torch.testing.assert_close(shifted, net[:4](x + 1.0)[:, :, 2, 2])
     with pytest.raises(IndexError, match=r"outside the 6x6 feature map of '3' \(valid rows 0\.\.5"):
         LayerUnits(net, "3", position=(6, 0))(x)
     with pytest.raises(ValueError, match="position must be one of"):
@@ -108,11 +112,11 @@ def test_response_functions_select_layer_readout_or_output():
     x = torch.randn(3, 1, 10, 10, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         assert isinstance(response_function(net, layer="3"), LayerUnits)
-        torch.testing.assert_close(response_function(net, layer="3")(x), net[:4](x)[:, :, 3, 3])
+        torch.testing.assert_close(response_function(net, layer="3")(x), net[:4](x)[:, :, 2, 2])
         flat = response_function(net, readout=lambda out: out.flatten(1))(x)
         torch.testing.assert_close(flat, net(x).flatten(1))
         own = own_response_function(net, layer="3")(x, torch.tensor([2, 0, 1]))
-        torch.testing.assert_close(own, net[:4](x)[[0, 1, 2], [2, 0, 1], 3, 3])
+        torch.testing.assert_close(own, net[:4](x)[[0, 1, 2], [2, 0, 1], 2, 2])
     with pytest.raises(ValueError, match="cannot be combined with readout"):
         response_function(net, layer="3", readout=lambda out: out)
     with pytest.raises(TypeError, match="readout must be callable"):
