@@ -551,7 +551,9 @@ def empirical_receptive_field(
     in_channels : int, optional
         Input channels for the noise input; default those of the first Conv2d.
     device : optional
-        Where to compute (default: where the model's parameters are).
+        Where to compute (default: where the model's parameters are; the CPU for a network built
+        on the meta device, ``with torch.device("meta"): net = vgg16()``, which costs no memory
+        and is enough for the structural RF).
 
     Returns
     -------
@@ -567,8 +569,14 @@ def empirical_receptive_field(
             f"use at least xn = {xn(model, layer)} pixels"
         )
     c_in = 1 if structural else in_channels or _in_channels(model)
-    if device is None:
-        device = next(model.parameters()).device
+    on_meta = next(model.parameters()).device.type == "meta"
+    if on_meta and not structural:
+        raise ValueError(
+            "model was built on the meta device (no weights): use structural=True, or build it "
+            "on the CPU to see the RF its weights use"
+        )
+    if device is None:  # a structure-only (meta) network is probed on the CPU
+        device = "cpu" if on_meta else next(model.parameters()).device
     net = structural_copy(model).to(device) if structural else model
     dtype = next(net.parameters()).dtype
     if structural:

@@ -27,7 +27,9 @@ NETWORKS = {"alexnet": alexnet, "vgg16": vgg16, "resnet18": resnet18}
 
 @pytest.fixture(scope="module")
 def models() -> dict[str, nn.Module]:
-    return {name: build() for name, build in NETWORKS.items()}
+    """The networks built on the meta device: their structure, no weights (VGG16 alone: 0.5 GB)."""
+    with torch.device("meta"):
+        return {name: build() for name, build in NETWORKS.items()}
 
 
 def _convs(model: nn.Module) -> list[str]:
@@ -95,8 +97,20 @@ def test_full_width_network_gives_the_same_rf(models):
     assert support_box(x.grad.abs().sum(1)[0].numpy()) == support_box(thin)
 
 
-def test_real_weights_see_at_most_the_analytic_rf(models):
-    model = models["alexnet"]
+def test_a_structure_only_network_gives_the_rf_of_the_real_one(models):
+    real = alexnet()
+    for layer in ("features.0", "features.3", "features.10"):
+        n = xn(real, layer)
+        np.testing.assert_array_equal(
+            empirical_receptive_field(models["alexnet"], layer, n),
+            empirical_receptive_field(real, layer, n),
+        )
+    with pytest.raises(ValueError, match="meta device.*structural=True"):
+        empirical_receptive_field(models["alexnet"], "features.3", 63, structural=False)
+
+
+def test_real_weights_see_at_most_the_analytic_rf():
+    model = alexnet()
     grad = empirical_receptive_field(model, "features.6", 140, structural=False)
     top, bottom, left, right = support_box(grad)
     a_top, a_bottom, a_left, a_right = rf_box(model, "features.6", 140)
