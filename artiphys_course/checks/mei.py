@@ -16,6 +16,7 @@ from torch import nn
 
 from artiphys_course.checks.core import CheckResult, Mistake, check_function, tiny_cnn
 from artiphys_course.mei import FixedMeanStd, compute_meis, cross_activation, neuron_noise
+from artiphys_course.runtime import seeded
 
 __all__ = [
     "check_cross_activation_matrix",
@@ -373,7 +374,8 @@ _LINEAR_FILTERS[1, 0, 1:3, 1:3] = 1.0  # a centre spot
 def _linear_model() -> nn.Module:
     """Two linear neurons on 1 x 4 x 4 images: a vertical edge and a centre spot."""
     weight = _LINEAR_FILTERS.flatten(1)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+    with seeded(0):  # nn.Linear draws its initial weights; they are overwritten
+        model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
     with torch.no_grad():
         model[1].weight.copy_(weight)
         model[1].bias.copy_(torch.tensor([0.5, -0.5]))
