@@ -204,6 +204,7 @@ def test_most_exciting_inputs_accepts_differently_written_correct_loops(sources)
         (("lr * grad / size", "lr * grad"), "steps without normalising the gradient"),
         (("FixedMeanStd(0.0, 1.0)(neuron_noise", "(neuron_noise"), "the starting noise not put"),
         (("images = fix_mean_std(params, 0.0, 1.0)", "images = params"), "the raw parameters"),
+        (("torch.stack(trace)", "torch.stack(trace).T"), "the responses as (neurons, steps + 1)"),
         (
             (
                 "neuron_noise(seed, index[:, 0], image_shape)",

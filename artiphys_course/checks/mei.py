@@ -41,27 +41,52 @@ def _requires_grad(output: Any) -> bool:
     return False
 
 
-class _Detached:
-    """Call ``function`` and return ``(its output, whether the output still carries a graph)``.
+_CUT = "cut from the graph"
 
-    Wraps the student's function so that a result left attached to the autograd graph (which
-    ``.numpy()`` refuses and which keeps every step's graph alive) is a visible difference. It
-    exposes the student's ``__globals__`` so that ``forbidden`` and ``uses`` reach the notebook.
+
+def _named(output: Any, names: Sequence[str]) -> dict[str, Any]:
+    """The parts of an exercise's output by name, and whether it is cut from the autograd graph.
+
+    A result left attached to the graph (``.numpy()`` refuses it, and a loop keeps every step's
+    graph alive) is then a visible difference, named ``output['cut from the graph']``.
+    """
+    if len(names) == 1:
+        parts = {names[0]: output}
+    elif isinstance(output, (tuple, list)) and len(output) == len(names):
+        parts = dict(zip(names, output, strict=True))
+    else:
+        raise TypeError(
+            f"returned {type(output).__name__}; expected the tuple ({', '.join(names)})"
+        )
+    parts[_CUT] = not _requires_grad(output)
+    return parts
+
+
+class _Named:
+    """The student's function, answering with :func:`_named` parts.
+
+    Exposes the student's ``__name__`` and ``__globals__``, so that ``forbidden`` and ``uses``
+    reach the notebook's namespace.
     """
 
-    def __init__(self, function: Callable[..., Any]) -> None:
-        self.function = function
+    def __init__(self, function: Callable[..., Any], names: Sequence[str]) -> None:
+        self.function, self.names = function, tuple(names)
         self.__name__ = getattr(function, "__name__", "exercise")
         self.__globals__ = getattr(function, "__globals__", {})
 
-    def __call__(self, *args: Any, **kwargs: Any) -> tuple[Any, bool]:
-        output = self.function(*args, **kwargs)
-        return output, _requires_grad(output)
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return _named(self.function(*args, **kwargs), self.names)
 
 
-def _attached(function: Callable[..., Any]) -> Callable[..., tuple[Any, bool]]:
-    """The right values, still attached to the graph: what forgetting to detach returns."""
-    return lambda *args, **kwargs: (function(*args, **kwargs), True)
+def _answer(
+    function: Callable[..., Any], names: Sequence[str], *, cut: bool = True, **switches: Any
+) -> Callable[..., dict[str, Any]]:
+    """A reference (or, with switches or ``cut=False``, a known mistake) answering by name."""
+
+    def answer(*args: Any) -> dict[str, Any]:
+        return {**_named(function(*args, **switches), names), _CUT: cut}
+
+    return answer
 
 
 _DETACH_HINT = (
@@ -202,8 +227,11 @@ def _step_reference(model: nn.Module, params: torch.Tensor, neurons, lr: float) 
     return _step(model, params, neurons, lr)
 
 
-def _step_variant(**switches: Any) -> Callable[..., tuple[torch.Tensor, bool]]:
-    return lambda model, params, neurons, lr: (_step(model, params, neurons, lr, **switches), False)
+_STEP_OUTPUT = ("next params",)
+
+
+def _step_variant(**switches: Any) -> Callable[..., dict[str, Any]]:
+    return _answer(_step, _STEP_OUTPUT, **switches)
 
 
 _STEP_MISTAKES = [
@@ -240,7 +268,7 @@ _STEP_MISTAKES = [
         _step_variant(summed=True),
         "Image k belongs to neuron neurons[k] alone: pick one response per image before summing.",
     ),
-    Mistake("forgetting to detach", _attached(_step_reference), _DETACH_HINT),
+    Mistake("forgetting to detach", _answer(_step, _STEP_OUTPUT, cut=False), _DETACH_HINT),
 ]
 
 
@@ -260,8 +288,8 @@ def check_gradient_ascent_step(student: Callable[..., Any]) -> CheckResult:
         (tiny_cnn(2, (5, 7), 5), _images(5, (3, 1, 5, 7), 3.0, -2.0), [4, 0, 2], 1.0),
     ]
     return check_function(
-        _Detached(student),
-        lambda *args: (_step_reference(*args), False),
+        _Named(student, _STEP_OUTPUT),
+        _answer(_step_reference, _STEP_OUTPUT),
         cases,
         name="gradient_ascent_step",
         rtol=1e-4,
@@ -311,6 +339,7 @@ def _loop(
     batch_noise=False,
     constrain_start=True,
     raw=False,
+    by_neuron=False,
     **step_switches,
 ):
     """The exercise's loop, with switches for the known mistakes."""
@@ -327,11 +356,14 @@ def _loop(
         params = _step(model, params, neurons, lr, **step_switches)
     images = params if raw else _fix_mean_std_reference(params, 0.0, 1.0)
     trace.append(_own_responses(model, images, neurons))
-    return images, torch.stack(trace)
+    return images, torch.stack(trace, dim=1 if by_neuron else 0)
 
 
-def _loop_variant(**switches: Any) -> Callable[..., tuple[Any, bool]]:
-    return lambda *args: (_loop(*args, **switches), False)
+_LOOP_OUTPUT = ("images", "activations")
+
+
+def _loop_variant(**switches: Any) -> Callable[..., dict[str, Any]]:
+    return _answer(_loop, _LOOP_OUTPUT, **switches)
 
 
 _LOOP_MISTAKES = [
@@ -357,12 +389,18 @@ _LOOP_MISTAKES = [
         "The MEI is the image the model sees: the constrained one.",
     ),
     Mistake(
+        "the responses as (neurons, steps + 1)",
+        _loop_variant(by_neuron=True),
+        "Every table of this course has the stimuli first: one row per step, one column per "
+        "neuron.",
+    ),
+    Mistake(
         "one random stream for the whole batch",
         _loop_variant(batch_noise=True),
         "Each neuron's start must not depend on which neurons share the batch: draw it from a "
         "generator seeded by (seed, neuron), as neuron_noise does.",
     ),
-    Mistake("forgetting to detach", _attached(_loop_reference), _DETACH_HINT),
+    Mistake("forgetting to detach", _answer(_loop, _LOOP_OUTPUT, cut=False), _DETACH_HINT),
 ]
 
 
@@ -401,8 +439,8 @@ def check_most_exciting_inputs(student: Callable[..., Any]) -> CheckResult:
     ]
     steps = max(case[3] for case in cases)
     return check_function(
-        _Detached(student),
-        lambda *args: (_loop_reference(*args), False),
+        _Named(student, _LOOP_OUTPUT),
+        _answer(_loop_reference, _LOOP_OUTPUT),
         cases,
         name="most_exciting_inputs",
         rtol=1e-3,
