@@ -16,7 +16,6 @@ from torch import nn
 from artiphys_course.checks.core import CheckResult, Mistake, check_function, tiny_cnn
 from artiphys_course.gradient_rf import gradient_rf
 from artiphys_course.runtime import seeded
-from artiphys_course.units import eval_mode
 
 __all__ = ["check_batched_gradient_rf", "check_ln_gradient_rf"]
 
@@ -169,9 +168,10 @@ def _batch_norm_cnn(seed: int, image_shape: tuple[int, int], n_neurons: int) -> 
     return model.train()
 
 
+# The reference and the mistakes get their own deep copies of the model, so they may switch it
+# to eval mode for good (and gradient_rf then has no training mode to warn about).
 def _batched_reference(model: nn.Module, image: torch.Tensor, neurons: Sequence[int]):
-    with eval_mode(model, notice=False):  # the check explains training mode itself
-        return gradient_rf(model, list(neurons), image=image, progress=False)
+    return gradient_rf(model.eval(), list(neurons), image=image, progress=False)
 
 
 def _own_responses(model: nn.Module, copies: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -180,26 +180,23 @@ def _own_responses(model: nn.Module, copies: torch.Tensor, rows: torch.Tensor) -
 
 def _sum_of_neurons(model: nn.Module, image: torch.Tensor, neurons: Sequence[int]):
     """Every copy gets the gradient of the sum of all neurons (the neurons summed in each copy)."""
-    with eval_mode(model, notice=False):
-        x = image.reshape(1, *image.shape[-3:]).repeat(len(neurons), 1, 1, 1).requires_grad_()
-        (grad,) = torch.autograd.grad(model(x)[:, list(neurons)].sum(), x)
+    x = image.reshape(1, *image.shape[-3:]).repeat(len(neurons), 1, 1, 1).requires_grad_()
+    (grad,) = torch.autograd.grad(model.eval()(x)[:, list(neurons)].sum(), x)
     return grad
 
 
 def _one_image(model: nn.Module, image: torch.Tensor, neurons: Sequence[int]):
     """The gradient of the summed neurons at the single image: one row, not one per neuron."""
-    with eval_mode(model, notice=False):
-        x = image.reshape(1, *image.shape[-3:]).clone().requires_grad_()
-        (grad,) = torch.autograd.grad(model(x)[0, list(neurons)].sum(), x)
+    x = image.reshape(1, *image.shape[-3:]).clone().requires_grad_()
+    (grad,) = torch.autograd.grad(model.eval()(x)[0, list(neurons)].sum(), x)
     return grad
 
 
 def _position_not_index(model: nn.Module, image: torch.Tensor, neurons: Sequence[int]):
     """Copy ``k`` feeds output ``k`` instead of output ``neurons[k]``."""
-    with eval_mode(model, notice=False):
-        x = image.reshape(1, *image.shape[-3:]).repeat(len(neurons), 1, 1, 1).requires_grad_()
-        rows = torch.arange(len(neurons))
-        (grad,) = torch.autograd.grad(_own_responses(model, x, rows).sum(), x)
+    x = image.reshape(1, *image.shape[-3:]).repeat(len(neurons), 1, 1, 1).requires_grad_()
+    rows = torch.arange(len(neurons))
+    (grad,) = torch.autograd.grad(_own_responses(model.eval(), x, rows).sum(), x)
     return grad
 
 
