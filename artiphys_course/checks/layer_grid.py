@@ -16,7 +16,6 @@ import torchvision.transforms.v2.functional as TF
 from artiphys_course.checks.core import CheckResult, Mistake, check_function
 from artiphys_course.features import to_network_input
 from artiphys_course.layer_grid import AreaData, best_layers, run_layer_grid
-from artiphys_course.metrics import correlation
 from artiphys_course.models.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_normalize
 from artiphys_course.ridge import fit_ridge
 
@@ -112,6 +111,15 @@ def check_to_network_input(student: Callable) -> CheckResult:
 def _ridge_reference(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     fit = fit_ridge(x, y, [alpha])
     return fit.coef, fit.intercept
+
+
+def _ridge_closed_form(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple:
+    """The exercise's answer in NumPy (stands in for the student's ``ridge_fit`` in chained
+    exercises; no package function, so it also works while grading disables them)."""
+    x_mean, y_mean = x.mean(0), y.mean(0)
+    xc, yc = x - x_mean, y - y_mean
+    w = np.linalg.solve(xc.T @ xc + alpha * np.eye(x.shape[1]), xc.T @ yc)
+    return w, y_mean - x_mean @ w
 
 
 def _ridge_uncentred(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -295,87 +303,91 @@ def _grid_problem(seed: int) -> tuple[dict[str, np.ndarray], list[AreaData]]:
     return features, areas
 
 
-def _grid_reference(layer_features: dict[str, np.ndarray], areas: list[AreaData]) -> np.ndarray:
-    return run_layer_grid({"net": layer_features}, areas, progress=False).matrix(
+def _grid_reference(
+    layer_features: dict[str, np.ndarray], areas: list[AreaData], alpha: float
+) -> np.ndarray:
+    return run_layer_grid({"net": layer_features}, areas, alphas=[alpha], progress=False).matrix(
         "net", "correlation"
     )
 
 
+def _mean_correlation(responses: np.ndarray, predictions: np.ndarray, average: Callable) -> float:
+    """``average`` over neurons of the Pearson correlation of two ``(trials, neurons)`` tables."""
+    a = responses - responses.mean(0)
+    b = predictions - predictions.mean(0)
+    return float(average((a * b).sum(0) / np.sqrt((a**2).sum(0) * (b**2).sum(0))))
+
+
 def _grid_loop(
-    layer_features: dict[str, np.ndarray],
-    areas: list[AreaData],
-    *,
-    mistake: str,
+    layer_features: dict[str, np.ndarray], areas: list[AreaData], alpha: float, *, mistake: str
 ) -> np.ndarray:
-    """The layer x area loop with one mistake (for diagnosis)."""
+    """The layer x area loop with one mistake (for diagnosis); NumPy only, so that grading,
+    which disables the package functions checks use, leaves the student's tools alone."""
+    average = np.median if mistake == "median" else np.mean
     scores = np.zeros((len(layer_features), len(areas)))
     for i, feats in enumerate(layer_features.values()):
         x = feats.reshape(len(feats), -1)
         for j, area in enumerate(areas):
-            ids = (
-                np.arange(len(area.train_image_ids)) if mistake == "order" else area.train_image_ids
-            )
-            readout = fit_ridge(x[ids], area.train_responses)
-            test_ids = (
-                np.arange(len(area.test_image_ids)) if mistake == "order" else area.test_image_ids
-            )
-            test = area.test_responses
+            in_order = mistake == "order"
+            train = np.arange(len(area.train_image_ids)) if in_order else area.train_image_ids
+            test = np.arange(len(area.test_image_ids)) if in_order else area.test_image_ids
+            coef, intercept = _ridge_closed_form(x[train], area.train_responses, alpha)
             if mistake == "training":
-                corr = correlation(area.train_responses, readout.predict(x[ids]))
-            elif mistake == "averaged" and test.ndim == 3:
-                corr = correlation(test.mean(1), readout.predict(x[test_ids]))
-            else:
-                pred = readout.predict(x[test_ids])
-                if test.ndim == 3:
-                    corr = correlation(
-                        test.reshape(-1, area.n_neurons), np.repeat(pred, test.shape[1], 0)
-                    )
-                else:
-                    corr = correlation(test, pred)
-            scores[i, j] = np.median(corr) if mistake == "median" else np.mean(corr)
+                scores[i, j] = _mean_correlation(
+                    area.train_responses, x[train] @ coef + intercept, average
+                )
+                continue
+            predicted, observed = x[test] @ coef + intercept, area.test_responses
+            if observed.ndim == 3 and mistake == "averaged":
+                observed = observed.mean(1)
+            elif observed.ndim == 3:
+                predicted = np.repeat(predicted, observed.shape[1], axis=0)
+                observed = observed.reshape(-1, area.n_neurons)
+            scores[i, j] = _mean_correlation(observed, predicted, average)
     return scores
 
 
 _GRID_MISTAKES = [
     Mistake(
         "the table transposed (areas x layers)",
-        lambda f, a: _grid_reference(f, a).T,
+        lambda f, a, alpha: _grid_reference(f, a, alpha).T,
         "One row per layer (in the order of the features' dict), one column per area.",
     ),
     Mistake(
         "scores on the training trials",
-        lambda f, a: _grid_loop(f, a, mistake="training"),
+        lambda f, a, alpha: _grid_loop(f, a, alpha, mistake="training"),
         "A readout is judged on images it was not fitted to: the area's test images.",
     ),
     Mistake(
         "features taken in order instead of by image id",
-        lambda f, a: _grid_loop(f, a, mistake="order"),
+        lambda f, a, alpha: _grid_loop(f, a, alpha, mistake="order"),
         "Trial k showed image train_image_ids[k]: select the feature rows with the image ids.",
     ),
     Mistake(
         "test responses averaged over repeats",
-        lambda f, a: _grid_loop(f, a, mistake="averaged"),
+        lambda f, a, alpha: _grid_loop(f, a, alpha, mistake="averaged"),
         "The grid scores single test trials when repeats exist (that is what the noise ceiling "
         "refers to); the package's evaluation handles both kinds of test data.",
     ),
     Mistake(
         "the median over neurons",
-        lambda f, a: _grid_loop(f, a, mistake="median"),
+        lambda f, a, alpha: _grid_loop(f, a, alpha, mistake="median"),
         "Each cell is the mean over the area's neurons.",
     ),
 ]
 
 
 def check_layer_area_scores(student: Callable) -> CheckResult:
-    """Exercise: ``layer_area_scores(layer_features, areas)`` -> ``(n_layers, n_areas)`` table.
+    """Exercise: ``layer_area_scores(layer_features, areas, alpha)`` -> ``(n_layers, n_areas)``.
 
-    For every layer (rows, in the dict's order) and every area (columns): a ridge readout of all
-    the area's neurons with the penalty chosen per neuron (``fit_ridge``), fitted on the
-    training trials, scored by the mean over neurons of the held-out correlation
-    (``evaluate_predictions``). Compared with the package's runner ``run_layer_grid``, which the
-    student must not call. Inputs: three seeded problems of 3 layers x 2 areas.
+    For every layer (rows, in the dict's order) and every area (columns): a ridge readout of
+    all the area's neurons with the student's ``ridge_fit`` (penalty ``alpha``), fitted on the
+    features of the training trials' images, scored by the mean over neurons of the held-out
+    correlation (``evaluate_predictions``). Compared with the package's runner
+    ``run_layer_grid`` (``alphas=[alpha]``), which the student must not call; a wrong
+    ``ridge_fit`` is blamed, not this loop. Inputs: three seeded problems of 3 layers x 2 areas.
     """
-    cases = [_grid_problem(seed) for seed in (0, 1, 2)]
+    cases = [(*_grid_problem(seed), alpha) for seed, alpha in [(0, 10.0), (1, 1.0), (2, 100.0)]]
     return check_function(
         student,
         _grid_reference,
@@ -385,6 +397,7 @@ def check_layer_area_scores(student: Callable) -> CheckResult:
         atol=1e-5,
         mistakes=_GRID_MISTAKES,
         forbidden=[run_layer_grid],
+        uses={"ridge_fit": _ridge_closed_form},
         hint="Check one cell by hand: fit the readout of one area on one layer, predict its test "
         "images and compare your cell with the mean of the per-neuron correlations.",
         fallback="artiphys_course.layer_grid.run_layer_grid",
