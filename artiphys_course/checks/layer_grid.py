@@ -328,8 +328,9 @@ def _grid_loop(
     for i, feats in enumerate(layer_features.values()):
         x = feats.reshape(len(feats), -1)
         for j, area in enumerate(areas):
-            in_order = mistake == "order"
+            in_order = mistake in ("order", "training order")
             train = np.arange(len(area.train_image_ids)) if in_order else area.train_image_ids
+            in_order = mistake == "order"
             test = np.arange(len(area.test_image_ids)) if in_order else area.test_image_ids
             coef, intercept = _ridge_closed_form(x[train], area.train_responses, alpha)
             if mistake == "training":
@@ -361,6 +362,11 @@ _GRID_MISTAKES = [
     Mistake(
         "features taken in order instead of by image id",
         lambda f, a, alpha: _grid_loop(f, a, alpha, mistake="order"),
+        "Trial k showed image train_image_ids[k]: select the feature rows with the image ids.",
+    ),
+    Mistake(
+        "training features taken in order instead of by image id",
+        lambda f, a, alpha: _grid_loop(f, a, alpha, mistake="training order"),
         "Trial k showed image train_image_ids[k]: select the feature rows with the image ids.",
     ),
     Mistake(
