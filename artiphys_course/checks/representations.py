@@ -282,7 +282,7 @@ def _linear_decoder(code: str) -> Callable:
 
     def train(x, y, n_epochs=50, lr=0.2, seed=0):
         mean, std = x.mean(0), x.std(0)
-        angle = {"degrees": 2 * y, "undoubled": torch.deg2rad(y)}.get(code, torch.deg2rad(2 * y))
+        angle = 2 * y if code == "degrees" else torch.deg2rad(2 * y)
         target = torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
         if code == "angle":
             target = (y / 90.0)[:, None]
@@ -302,7 +302,7 @@ def _linear_decoder(code: str) -> Callable:
             if code == "angle":
                 return out[:, 0] * 90.0
             deg = torch.rad2deg(torch.atan2(out[:, 1], out[:, 0]))
-            return deg if code in ("undoubled", "not halved") else deg / 2
+            return deg if code == "not halved" else deg / 2
 
         return decode, losses
 
@@ -315,12 +315,6 @@ _DECODER_MISTAKES = [
         lambda *case: _summary(_linear_decoder("angle"), *case),
         "Nearly identical responses to -89 and +89 degrees must then map to opposite ends of a "
         "number line; use a target on the circle.",
-    ),
-    Mistake(
-        "a target on the circle of the undoubled angle",
-        lambda *case: _summary(_linear_decoder("undoubled"), *case),
-        "The points for -90 and +90 degrees (the same grating) are then opposite on the circle; "
-        "orientation needs the doubled angle.",
     ),
     Mistake(
         "a decoded angle that is still doubled",
