@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from artiphys_course import metrics
-from artiphys_course.checks.core import CheckFailed, Mistake, check_function, tiny_cnn
+from artiphys_course.checks.core import CheckFailed, Mistake, adapt, check_function, tiny_cnn
 
 CASES = [(np.arange(6.0),), (np.array([3.0, -1.0, 4.0, 1.0, 5.0]),), (np.linspace(-2, 7, 9),)]
 
@@ -141,3 +141,32 @@ def test_the_student_cannot_change_the_inputs_the_reference_sees(lenient):
         return np.sqrt((x**2).mean())
 
     assert check_std(in_place)
+
+
+def test_adapt_transforms_the_answer_and_keeps_the_students_globals(lenient):
+    namespace: dict = {"correlation": metrics.correlation, "np": np}  # the notebook's imports
+    exec(
+        "def calls(x):\n    return correlation(x, x)\n\n"
+        "def writes(x):\n    return np.ones(x.shape[1])\n",
+        namespace,
+    )
+    cases = [(np.arange(5.0)[:, None] * np.ones((1, 2)),)]
+
+    def reference(x):
+        return 2.0 * np.ones(2)
+
+    def doubled(student, x):
+        return 2.0 * np.asarray(student(x))
+
+    forbidden = ["artiphys_course.metrics.correlation"]
+    result = check_function(
+        adapt(namespace["calls"], doubled), reference, cases, forbidden=forbidden
+    )
+    assert not result and "calls the package's `correlation`" in result.message
+    assert check_function(
+        adapt(namespace["writes"], doubled), reference, cases, forbidden=forbidden
+    )
+    assert adapt(namespace["writes"], doubled).__name__ == "writes"
+    # a lambda wrapper hides the notebook's globals: the same call goes unnoticed
+    hidden = lambda x: doubled(namespace["calls"], x)  # noqa: E731
+    assert check_function(hidden, reference, cases, forbidden=forbidden)

@@ -133,39 +133,6 @@ def test_evaluation_without_repeats_has_no_ceiling():
         evaluate_predictions(area, test[:4])
 
 
-def test_exercise_checks_accept_the_reference_and_reject_mistakes(lenient):
-    from artiphys_course.checks.layer_grid import (
-        check_best_layer_per_area,
-        check_ridge_fit,
-        check_to_network_input,
-    )
-    from artiphys_course.features import to_network_input
-    from artiphys_course.layer_grid import best_layers
-
-    def ridge(x, y, alpha):
-        xm, ym = x.mean(0), y.mean(0)
-        xc, yc = x - xm, y - ym
-        w = np.linalg.solve(xc.T @ xc + alpha * np.eye(x.shape[1]), xc.T @ yc)
-        return w, ym - xm @ w
-
-    def ridge_penalising_the_intercept(x, y, alpha):
-        x1 = np.hstack([x, np.ones((len(x), 1))])
-        w = np.linalg.solve(x1.T @ x1 + alpha * np.eye(x1.shape[1]), x1.T @ y)
-        return w[:-1], w[-1]
-
-    def unsolved(*args):
-        raise NotImplementedError("Exercise")
-
-    assert check_ridge_fit(ridge)
-    penalised = check_ridge_fit(ridge_penalising_the_intercept)
-    assert not penalised and "Hint" in penalised.message
-    assert "not implemented yet" in check_ridge_fit(unsolved).message
-    assert check_to_network_input(to_network_input)
-    assert not check_to_network_input(lambda x, s: to_network_input(x, s, normalize=False))
-    assert check_best_layer_per_area(best_layers)
-    assert not check_best_layer_per_area(lambda m, la, ar: {a: la[0] for a in ar})
-
-
 @pytest.fixture(scope="module")
 def hierarchy_grid():
     """Grid of V1 and V4 of the simulated hierarchy on AlexNet conv1-conv3 (untrained, and

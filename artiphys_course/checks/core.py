@@ -26,6 +26,7 @@ import importlib
 import inspect
 import os
 import sys
+import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,7 @@ __all__ = [
     "Mistake",
     "ReferenceCalled",
     "STRICT_ENV",
+    "adapt",
     "check_function",
     "compare",
     "strict",
@@ -473,6 +475,27 @@ def check_function(
     if strict():
         raise CheckFailed(message)
     return result
+
+
+def adapt(student: Callable[..., Any], call: Callable[..., Any]) -> Callable[..., Any]:
+    """The student's function seen through ``call(student, *args, **kwargs)``, for a check.
+
+    Use it where a check compares a transformed answer (angles modulo 180, a summary of a
+    trained model). Unlike a ``lambda``, the wrapper keeps the student's globals, so
+    :func:`check_function` still finds the ``forbidden`` references the notebook imported and
+    the ``uses`` helpers it defines.
+    """
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return call(student, *args, **kwargs)
+
+    return types.FunctionType(
+        wrapper.__code__,
+        getattr(student, "__globals__", {}),
+        getattr(student, "__name__", "exercise"),
+        None,
+        wrapper.__closure__,
+    )
 
 
 def tiny_cnn(
