@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import html
 import importlib
 import inspect
 import os
 import sys
-import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -481,21 +481,16 @@ def adapt(student: Callable[..., Any], call: Callable[..., Any]) -> Callable[...
     """The student's function seen through ``call(student, *args, **kwargs)``, for a check.
 
     Use it where a check compares a transformed answer (angles modulo 180, a summary of a
-    trained model). Unlike a ``lambda``, the wrapper keeps the student's globals, so
-    :func:`check_function` still finds the ``forbidden`` references the notebook imported and
-    the ``uses`` helpers it defines.
+    trained model). Unlike a ``lambda``, the wrapper points to the student's function
+    (``__wrapped__``), so :func:`check_function` still finds, in the student's globals, the
+    ``forbidden`` references the notebook imported and the ``uses`` helpers it defines.
     """
 
+    @functools.wraps(student)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         return call(student, *args, **kwargs)
 
-    return types.FunctionType(
-        wrapper.__code__,
-        getattr(student, "__globals__", {}),
-        getattr(student, "__name__", "exercise"),
-        None,
-        wrapper.__closure__,
-    )
+    return wrapper
 
 
 def tiny_cnn(
