@@ -4,8 +4,8 @@ the LN and core + Gaussian readout models built from the package's parts.
 The model-building checks test the model's contract, not a trained score: the package's core
 and readout classes, the zoo's architecture (:func:`artiphys_course.models.zoo.build_model`,
 same number of parameters and settings), positive rates of shape ``(batch, neurons)``, a bias
-that starts at the mean response, and a loss whose gradient reaches every trainable parameter (a part cut off from the
-computation, or detached, gets none).
+that starts at the mean response, and a loss whose gradient reaches every trainable parameter
+(a part cut off from the computation, or detached, gets none).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ _LAPLACIAN = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]
 
 
 def _rough(weights: torch.Tensor, padding: int | str = 1) -> torch.Tensor:
-    """Laplacian of every 2-D slice of ``weights`` ``(out, in, k, k)`` -> ``(out * in, 1, k', k')``."""
+    """The Laplacian of each 2-D slice of ``weights (out, in, k, k)``: ``(out * in, 1, k', k')``."""
     flat = weights.reshape(-1, 1, *weights.shape[-2:])
     if padding == "replicate":
         flat, padding = F.pad(flat, (1, 1, 1, 1), mode="replicate"), 0
@@ -302,7 +302,9 @@ def _describe_model(
         described["shifter"] = _part(model, (MLPShifter,)) is not None
     parameters = dict(model.named_parameters())
     described["parameters"] = sum(p.numel() for p in parameters.values())
-    described["frozen parameters"] = _names([k for k, p in parameters.items() if not p.requires_grad])
+    described["frozen parameters"] = _names(
+        [k for k, p in parameters.items() if not p.requires_grad]
+    )
     images = torch.randn(4, 1, *image_shape)
     pupil = torch.randn(4, 2)
     model.train()
@@ -319,18 +321,18 @@ def _describe_model(
     return described
 
 
-def _model_cases(core_readout: bool) -> list[dict[str, Any]]:
-    """Grey images of three sizes, seeded mean responses (some below 1) and cortical positions."""
+def _model_cases(core_readout: bool) -> list[tuple[Any, ...]]:
+    """Grey images of three sizes, seeded mean responses (some below 1) and cortical positions.
+
+    Each case is ``(image_shape, n_neurons, mean_response)``, plus ``cortex_coordinates`` for
+    the core + readout model.
+    """
     rng = np.random.default_rng(3)
     cases = []
     for image_shape, n_neurons in (((36, 64), 6), ((20, 30), 4), ((17, 23), 3)):
-        case: dict[str, Any] = {
-            "image_shape": image_shape,
-            "n_neurons": n_neurons,
-            "mean_response": rng.uniform(0.2, 2.5, n_neurons).astype(np.float32),
-        }
+        case = (image_shape, n_neurons, rng.uniform(0.2, 2.5, n_neurons).astype(np.float32))
         if core_readout:
-            case["cortex_coordinates"] = rng.uniform(0, 400, (n_neurons, 2))
+            case += (rng.uniform(0, 400, (n_neurons, 2)),)
         cases.append(case)
     return cases
 
@@ -390,12 +392,12 @@ def check_build_ln_model(
     mistakes = [
         Mistake(
             "a bias that does not start at the mean response",
-            _observed(lambda **case: _zoo_ln(**{**case, "mean_response": None})),
+            _observed(lambda image_shape, n_neurons, _: _zoo_ln(image_shape, n_neurons, None)),
             _NO_BIAS_HINT,
         ),
         Mistake(
             "the readout's default penalties",
-            _observed(lambda **case: _zoo_ln(**case, gamma=1.0, gamma_smooth=0.0)),
+            _observed(lambda *case: _zoo_ln(*case, gamma=1.0, gamma_smooth=0.0)),
             "Receptive fields are smooth, not small: the LN recipe penalises rough filters and "
             "not large ones (see the penalty weights in the docstring).",
         ),
@@ -414,7 +416,7 @@ def check_build_ln_model(
 
 
 def _gaussian_mistake(name: str, hint: str, **recipe: Any) -> Mistake:
-    return Mistake(name, _observed(lambda **case: _zoo_gaussian(**case, **recipe)), hint)
+    return Mistake(name, _observed(lambda *case: _zoo_gaussian(*case, **recipe)), hint)
 
 
 _GAUSSIAN_MISTAKES = [
@@ -454,7 +456,7 @@ _GAUSSIAN_MISTAKES = [
     ),
     Mistake(
         "a bias that does not start at the mean response",
-        _observed(lambda **case: _zoo_gaussian(**{**case, "mean_response": None})),
+        _observed(lambda shape, n, _, coordinates: _zoo_gaussian(shape, n, None, coordinates)),
         _NO_BIAS_HINT,
     ),
 ]

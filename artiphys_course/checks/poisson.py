@@ -248,8 +248,7 @@ _STEP_MISTAKES = [
     Mistake(
         "the sum over trials instead of the mean",
         _observed(lambda *a: _step(*a, data_loss=lambda r, k: poisson_loss(r, k, reduction="sum"))),
-        "Average over the trials of the batch, so the step size does not depend on the batch "
-        "size.",
+        "Average over the trials of the batch, so the step size does not depend on the batch size.",
     ),
     Mistake(
         "a missing regulariser",
@@ -263,6 +262,12 @@ _STEP_MISTAKES = [
         "gradients; clearing them in between loses them.",
     ),
 ]
+
+
+def _written_out_poisson_loss(rates: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
+    """The mean Poisson loss without the package's function, which the training step may not call
+    (a reference for the student's ``poisson_loss_exercise`` inside the step)."""
+    return (rates - responses * torch.log(rates + 1e-8)).mean()
 
 
 def _step_case(seed: int, optimizer: str) -> tuple[Any, ...]:
@@ -300,8 +305,12 @@ def check_training_step(
         rtol=1e-4,
         atol=1e-6,
         mistakes=_STEP_MISTAKES,
-        forbidden=["artiphys_course.training.train", "artiphys_course.training.fit"],
-        uses={"poisson_loss_exercise": poisson_loss},
+        forbidden=[  # the loss too, as when grading (your poisson_loss_exercise is the loss)
+            "artiphys_course.losses.poisson_loss",
+            "artiphys_course.training.train",
+            "artiphys_course.training.fit",
+        ],
+        uses={"poisson_loss_exercise": _written_out_poisson_loss},
         hint="Follow the four steps of the docstring in order, with the loss summed over neurons "
         "and averaged over trials, plus the model's penalty.",
         fallback="artiphys_course.training.train",
@@ -343,7 +352,10 @@ def check_bits_per_spike(student: Callable[[np.ndarray, np.ndarray], Any]) -> Ch
     A fixed case and two seeded random ones, all with spikes for every neuron.
     """
     cases = [
-        (np.array([[0.0, 2.0], [1.0, 3.0], [2.0, 0.0]]), np.array([[0.5, 2.5], [1.0, 2.0], [1.5, 0.5]]))
+        (
+            np.array([[0.0, 2.0], [1.0, 3.0], [2.0, 0.0]]),
+            np.array([[0.5, 2.5], [1.0, 2.0], [1.5, 0.5]]),
+        )
     ]
     for seed, shape in ((4, (50, 3)), (5, (200, 8))):
         rates, counts = _rates_and_counts(seed, shape)
