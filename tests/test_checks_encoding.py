@@ -255,6 +255,28 @@ def test_build_ln_model_checks_the_contract_beyond_known_mistakes(lenient):
     result = checks.check_build_ln_model(lambda *a: Negative(ln_from_parts(*a)))
     assert not result and "rates positive" in result.message
 
+    class DetachedCore(nn.Module):  # a core cut off from the loss: its parameters never learn
+        def __init__(self):
+            super().__init__()
+            self.inner = NormalizationCore(1)
+
+        def forward(self, images):
+            return self.inner(images).detach()
+
+        def regularizer(self):
+            return self.inner.regularizer()
+
+    def detached(image_shape, n_neurons, mean_response):
+        shape = (1, *image_shape)
+        readout = FullyConnectedReadout(
+            shape, n_neurons, mean_response=mean_response, gamma=0.0, gamma_smooth=0.5
+        )
+        return Encoder(DetachedCore(), readout, image_shape=shape)
+
+    result = checks.check_build_ln_model(detached)
+    assert not result and "parameters without a gradient" in result.message
+    assert "core.inner.norm.weight" in result.message
+
 
 def test_build_ln_model_catches_the_package_builder(lenient):
     def calls_package(image_shape, n_neurons, mean_response):
