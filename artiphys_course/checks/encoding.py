@@ -329,7 +329,7 @@ def _model_cases(core_readout: bool) -> list[tuple[Any, ...]]:
     """
     rng = np.random.default_rng(3)
     cases = []
-    for image_shape, n_neurons in (((36, 64), 6), ((20, 30), 4), ((17, 23), 3)):
+    for image_shape, n_neurons in (((24, 40), 6), ((20, 30), 4), ((17, 23), 3)):
         case = (image_shape, n_neurons, rng.uniform(0.2, 2.5, n_neurons).astype(np.float32))
         if core_readout:
             case += (rng.uniform(0, 400, (n_neurons, 2)),)
