@@ -170,3 +170,29 @@ def test_adapt_transforms_the_answer_and_keeps_the_students_globals(lenient):
     # a lambda wrapper hides the notebook's globals: the same call goes unnoticed
     hidden = lambda x: doubled(namespace["calls"], x)  # noqa: E731
     assert check_function(hidden, reference, cases, forbidden=forbidden)
+
+
+def test_observed_compares_what_a_function_changes_on_prepared_copies(lenient):
+    from artiphys_course.checks.core import Observed
+
+    def scale_in_place(x):
+        x *= 2.0
+
+    def summary(_result, x):
+        return x
+
+    def prepare(x):  # state the per-call deep copy loses, restored before each call
+        x += 1.0
+
+    cases = [(np.arange(3.0),), (np.array([-1.0, 4.0]),)]
+    reference = Observed(lambda x: x.__imul__(2.0), summary, prepare=prepare)
+    result = check_function(Observed(scale_in_place, summary, prepare=prepare), reference, cases)
+    assert result and result.name == "scale_in_place"
+    wrong = check_function(Observed(scale_in_place, summary), reference, cases)
+    assert not wrong and "differs from the reference" in wrong.message
+    assert np.array_equal(cases[0][0], np.arange(3.0))  # the check's inputs are untouched
+
+    before = torch.random.get_rng_state()
+    draws = Observed(lambda: torch.rand(2), lambda result: result)
+    assert torch.equal(draws(), draws())  # seeded: the same draws on every call ...
+    assert torch.equal(torch.random.get_rng_state(), before)  # ... and the caller's RNG kept

@@ -3,7 +3,8 @@
 A student notebook is its solution notebook (executed by nbval on ``solutions/``) with each
 exercise body replaced by ``raise NotImplementedError`` (``test_authoring`` proves that
 ``notebooks/`` is exactly what ``artiphys build`` makes of ``solutions/``). So it runs to the end
-when (1) no cell after an exercise calls the student's function except through its check, and
+when (1) no cell after an exercise calls the student's function except through its check (or
+where that check passed: ``if check_x(x): ...``), and
 (2) every check reports an unsolved exercise instead of raising. Both are tested here, which is
 what a second, minutes-long execution of every notebook would have shown.
 """
@@ -48,6 +49,24 @@ def _check_name(call: ast.Call) -> str | None:
     return name if name and name.startswith("check_") else None
 
 
+def _used_where_checked(branch: ast.If | ast.IfExp) -> set[int]:
+    """Uses of an exercise in the body of ``if check_x(x): ...`` (or ``x if check_x(x) else``)."""
+    checked = {
+        arg.id
+        for call in ast.walk(branch.test)
+        if isinstance(call, ast.Call) and _check_name(call)
+        for arg in call.args
+        if isinstance(arg, ast.Name)
+    }
+    body = branch.body if isinstance(branch, ast.If) else [branch.body]
+    return {
+        id(node)
+        for statement in body
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Name) and node.id in checked
+    }
+
+
 def _check_function(name: str):
     for info in pkgutil.iter_modules(artiphys_course.checks.__path__):
         module = importlib.import_module(f"artiphys_course.checks.{info.name}")
@@ -62,10 +81,12 @@ def test_student_functions_are_only_called_through_their_checks(path):
     exercises = _exercises(cells)
     for i, source in enumerate(cells):
         tree = ast.parse(source)
-        allowed = set()  # the exercise passed as the argument of its check call
+        allowed = set()  # the exercise passed to its check, and used where that check passed
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _check_name(node):
                 allowed |= {id(arg) for arg in node.args if isinstance(arg, ast.Name)}
+            if isinstance(node, (ast.If, ast.IfExp)):
+                allowed |= _used_where_checked(node)
         for node in ast.walk(tree):
             if (
                 isinstance(node, ast.Name)

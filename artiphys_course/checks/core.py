@@ -41,6 +41,7 @@ __all__ = [
     "CheckFailed",
     "CheckResult",
     "Mistake",
+    "Observed",
     "ReferenceCalled",
     "STRICT_ENV",
     "adapt",
@@ -491,6 +492,48 @@ def adapt(student: Callable[..., Any], call: Callable[..., Any]) -> Callable[...
         return call(student, *args, **kwargs)
 
     return wrapper
+
+
+class Observed:
+    """A student's function followed by a summary of what it did: what a check compares.
+
+    Some exercises return an object that cannot be compared with the reference's directly (a
+    model built from parts) or act on their arguments (an optimizer step). Pass
+    ``Observed(student, summary)`` and ``Observed(reference, summary)`` to :func:`check_function`:
+    each call returns ``summary(result, *args, **kwargs)`` (the arguments after the call). The
+    call runs inside :func:`~artiphys_course.runtime.seeded` ``(0)``, so a random initialisation
+    is the same for every implementation and leaves the caller's random state as it was. The
+    student's name and globals stay visible, so ``forbidden`` and ``uses`` reach the notebook.
+
+    Parameters
+    ----------
+    func : callable
+        The student's function (or the reference, or a known mistake).
+    summary : callable
+        ``summary(result, *args, **kwargs)`` -> anything :func:`compare` understands (a dict of
+        named properties gives the clearest messages).
+    prepare : callable, optional
+        ``prepare(*args, **kwargs)``, run on the arguments just before ``func``: state that
+        the per-call deep copy of the arguments loses (the ``.grad`` of parameters).
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        summary: Callable[..., Any],
+        prepare: Callable[..., None] | None = None,
+    ) -> None:
+        self.func = func
+        self.summary = summary
+        self.prepare = prepare
+        self.__name__ = getattr(func, "__name__", "exercise")
+        self.__wrapped__ = func  # check_function finds the student's globals through it
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with seeded(0):
+            if self.prepare is not None:
+                self.prepare(*args, **kwargs)
+            return self.summary(self.func(*args, **kwargs), *args, **kwargs)
 
 
 def tiny_cnn(
