@@ -189,7 +189,9 @@ def test_the_trained_digital_v1_model_recovers_the_true_tuning_and_positions():
         spatial_frequency=np.geomspace(0.03, 0.3, 9),
         **stimulus,
     )
-    ori_error = np.abs(orientation_difference(tuned.preferred_orientation_deg, truth.orientation_deg))
+    ori_error = np.abs(
+        orientation_difference(tuned.preferred_orientation_deg, truth.orientation_deg)
+    )
     sf_error = np.abs(np.log2(tuned.preferred_frequency / truth.spatial_frequency))
     assert np.median(ori_error) < 5.0 and np.percentile(ori_error, 90) < 12.0
     assert np.median(sf_error) < 0.3
