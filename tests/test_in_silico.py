@@ -198,3 +198,25 @@ def test_the_trained_digital_v1_model_recovers_the_true_tuning_and_positions():
     rfs = in_silico.sparse_noise_rfs(model, image_shape=dv1.image_shape, square=3, **stimulus)
     position_error = np.linalg.norm(rfs.center - truth.rf_center, axis=1)
     assert np.median(position_error) < 1.5 and np.percentile(position_error, 90) < 3.0
+
+
+def test_plots_draw_the_results():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from artiphys_course.plotting import in_silico as iplot
+
+    kwargs = {"image_shape": SHAPE, "progress": False}
+    tuned = in_silico.grating_tuning(GaborLN(), spatial_frequency=[0.08, 0.12], **kwargs)
+    sizes = in_silico.size_tuning(GaborLN(surround=0.8), CENTER, ORI, SF, **kwargs)
+    fig = iplot.plot_tuning_distributions({"LN": tuned}, {"LN": sizes})
+    assert len(fig.axes) == 4
+    fig, ax = plt.subplots()
+    assert iplot.plot_size_tuning(sizes, [0, 1], ax=ax) is fig
+    assert len(ax.lines) == 3  # two curves and the zero line
+    assert iplot.plot_recovery(ORI, tuned.preferred_orientation_deg, quantity="ori").axes
+    with pytest.raises(ValueError, match="degrees_per_pixel"):
+        iplot.plot_tuning_distributions({"LN": tuned}, frequency_unit="cycles/degree")
+    plt.close("all")
