@@ -493,7 +493,8 @@ class SizeTuning:
     preferred_diameter : np.ndarray, shape (n,)
         Smallest diameter on the grid whose response reaches 95 % of the largest one, pixels
         (without the 95 % rule a neuron without surround suppression would "prefer" whichever
-        large aperture happens to exceed the plateau by a rounding error).
+        large aperture happens to exceed the plateau by a rounding error). NaN where the
+        suppression index is.
     suppression_index : np.ndarray, shape (n,)
         ``(R_peak - R_largest) / R_peak`` (Cavanaugh, Bair & Movshon 2002): 0 without surround
         suppression, 1 when the largest grating leaves the neuron at its blank response (and
@@ -641,7 +642,9 @@ def size_tuning(
         diameter=diameters,
         responses=table,
         blank=blank,
-        preferred_diameter=diameters[np.argmax(table >= 0.95 * peak, axis=0)],
+        preferred_diameter=np.where(
+            undefined, np.nan, diameters[np.argmax(table >= 0.95 * peak, axis=0)]
+        ),
         suppression_index=index,
     )
 
