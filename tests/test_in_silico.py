@@ -213,6 +213,8 @@ def test_plots_draw_the_results():
     sizes = in_silico.size_tuning(GaborLN(surround=0.8), CENTER, ORI, SF, **kwargs)
     fig = iplot.plot_tuning_distributions({"LN": tuned}, {"LN": sizes})
     assert len(fig.axes) == 4
+    fig = iplot.plot_tuning_distributions({"LN": tuned}, rf_sigma={"LN": SIGMA})
+    assert len(fig.axes) == 4 and fig.axes[3].get_title() == "RF size"
     fig, ax = plt.subplots()
     assert iplot.plot_size_tuning(sizes, [0, 1], ax=ax) is fig
     assert len(ax.lines) == 3  # two curves and the zero line

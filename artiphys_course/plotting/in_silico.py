@@ -56,25 +56,29 @@ def plot_tuning_distributions(
     tunings: Mapping[str, GratingTuning],
     sizes: Mapping[str, SizeTuning] | None = None,
     *,
+    rf_sigma: Mapping[str, np.ndarray] | None = None,
     frequency_unit: str = "cycles/pixel",
     axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
     """Histograms over neurons: preferred orientation, preferred frequency, selectivity, and
-    (with ``sizes``) surround suppression, one colour per model.
+    (with ``sizes``) surround suppression and (with ``rf_sigma``) RF size, one colour per model.
 
     Parameters
     ----------
     tunings : mapping of str to GratingTuning
         Model name -> its grating tuning.
     sizes : mapping of str to SizeTuning, optional
-        Model name -> its size tuning (a fourth panel).
+        Model name -> its size tuning (a panel of suppression indices).
+    rf_sigma : mapping of str to array, optional
+        Model name -> RF sizes (e.g. s.d. of Gaussian fits to sparse-noise maps), pixels (a panel).
     frequency_unit : {"cycles/pixel", "cycles/degree"}
         Which preferred frequency to show (cycles/degree needs ``degrees_per_pixel``).
-    axes : 3 or 4 Axes, optional
+    axes : 3 to 5 Axes, optional
+        One per panel.
     """
-    panels = 3 if sizes is None else 4
+    panels = 3 + (sizes is not None) + (rf_sigma is not None)
     fig, grid = axes_grid(axes, 1, panels, (3.2 * panels, 3.0))
-    grid = grid.reshape(-1)
+    grid = list(grid.reshape(-1))
     for name, t in tunings.items():
         freq = (
             t.preferred_frequency if frequency_unit == "cycles/pixel" else t.preferred_frequency_cpd
@@ -84,11 +88,18 @@ def plot_tuning_distributions(
         grid[0].hist(t.preferred_orientation_deg, bins=18, range=(0, 180), alpha=0.5, label=name)
         grid[1].hist(np.log2(freq), bins=20, alpha=0.5, label=name)
         grid[2].hist(t.selectivity, bins=20, range=(0, 1), alpha=0.5, label=name)
+    extra = grid[3:]
     if sizes is not None:
+        ax = extra.pop(0)
         for name, s in sizes.items():
             si = s.suppression_index[np.isfinite(s.suppression_index)]
-            grid[3].hist(np.clip(si, 0, 1.5), bins=20, range=(0, 1.5), alpha=0.5, label=name)
-        grid[3].set(xlabel="surround suppression index", ylabel="neurons", title="Suppression")
+            ax.hist(np.clip(si, 0, 1.5), bins=20, range=(0, 1.5), alpha=0.5, label=name)
+        ax.set(xlabel="surround suppression index", title="Surround suppression")
+    if rf_sigma is not None:
+        ax = extra.pop(0)
+        for name, sigma in rf_sigma.items():
+            ax.hist(np.asarray(sigma, float), bins=20, alpha=0.5, label=name)
+        ax.set(xlabel="RF size, Gaussian s.d. (pixels)", title="RF size")
     grid[0].set(xlabel="preferred orientation (deg)", ylabel="neurons", title="Orientation")
     grid[1].set(xlabel=f"log2 preferred frequency ({frequency_unit})", title="Spatial frequency")
     grid[2].set(xlabel="orientation selectivity (1 - circ. variance)", title="Selectivity")
