@@ -48,6 +48,7 @@ TOPICS = (
     "embedding",
     "features",
     "layer_grid",
+    "in_silico",
     "plotting",
     "checks",
 )

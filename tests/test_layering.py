@@ -37,6 +37,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "layer_grid",
         "patches",
         "atlas",
+        "in_silico",
     ),
     ("plotting",),
     ("checks",),

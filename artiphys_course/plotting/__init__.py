@@ -25,6 +25,11 @@ from artiphys_course.plotting.encoding import (
     plot_retinotopic_map,
     plot_shifts,
 )
+from artiphys_course.plotting.in_silico import (
+    plot_recovery,
+    plot_size_tuning,
+    plot_tuning_distributions,
+)
 from artiphys_course.plotting.layer_grid import (
     plot_layer_grid,
     plot_layer_profiles,
@@ -84,6 +89,7 @@ __all__ = [
     "plot_model_comparison",
     "plot_noise_ceilings",
     "plot_population_heatmap",
+    "plot_recovery",
     "plot_positions",
     "plot_rdm",
     "plot_rdms",
@@ -93,9 +99,11 @@ __all__ = [
     "plot_rf_growth",
     "plot_rsa",
     "plot_shifts",
+    "plot_size_tuning",
     "plot_test_repeats",
     "plot_training_history",
     "plot_true_filters",
     "plot_tuning",
     "plot_tuning_curves",
+    "plot_tuning_distributions",
 ]
