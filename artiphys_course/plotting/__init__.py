@@ -33,6 +33,7 @@ from artiphys_course.plotting.mei import (
     plot_cross_activation,
     plot_image_grid,
     plot_mei_traces,
+    plot_quadrature_phases,
     plot_rf_comparison,
 )
 from artiphys_course.plotting.receptive_fields import (
@@ -84,6 +85,7 @@ __all__ = [
     "plot_model_comparison",
     "plot_noise_ceilings",
     "plot_population_heatmap",
+    "plot_quadrature_phases",
     "plot_positions",
     "plot_rdm",
     "plot_rdms",
