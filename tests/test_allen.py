@@ -49,6 +49,18 @@ def test_split_recovered_without_the_json(shared_data, tmp_data_dir):
     assert data.test_image_ids.tolist() == split["test"]
 
 
+def test_images_and_responses_share_the_source_scripts_split(shared_data, tmp_data_dir):
+    # The source script (psailamul/Allen_Brain_Observatory) puts scene template k in image row k
+    # and the mean response to frame k in response row k, then splits both with one permutation
+    # drawn after np.random.seed(31): the stored split is exactly that permutation, so image and
+    # response rows are paired as the script made them.
+    import_folder(shared_data / FOLDER)
+    data = load_allen_natural_scenes(download=False)
+    permutation = np.random.RandomState(31).permutation(118)
+    assert data.train_image_ids.tolist() == permutation[:100].tolist()
+    assert data.test_image_ids.tolist() == permutation[100:].tolist()
+
+
 def test_allen_data_feed_the_layer_grid(shared_data, tmp_data_dir):
     from artiphys_course.layer_grid import AreaData, run_layer_grid
 

@@ -37,9 +37,27 @@ def test_histograms_and_fraction_bars():
 def test_model_comparison_counts_neurons_above_the_diagonal():
     a = np.array([0.1, 0.2, 0.3, 0.4])
     b = np.array([0.2, 0.1, 0.5, 0.6])
-    fig = eplot.plot_model_comparison(a, b, labels=("A", "B"), color=np.array([0, 1, 0, 1]))
-    assert "B better for 75% of neurons" in fig.axes[0].get_title()
-    assert len(fig.axes) == 2  # scatter + colour bar
+    fig = eplot.plot_model_comparison(a, b, labels=("A", "B"))
+    assert fig.axes[0].get_title() == "B better for\n75%"
+    assert fig.axes[0].get_legend() is None
+
+
+def test_model_comparison_colours_and_counts_each_group_inside_the_frame():
+    a = np.array([0.1, 0.2, 0.3, -0.4])
+    b = np.array([0.2, 0.1, 0.5, 0.9])
+    second = np.array([False, True, False, True])
+    fig = eplot.plot_model_comparison(a, b, groups={"simple": ~second, "complex": second})
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1  # a legend, no colour bar
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["simple", "complex"]
+    assert ax.get_title() == "model B better for\n100% simple, 50% complex"
+    first, other = ax.collections
+    assert first.get_facecolor()[0].tolist() != other.get_facecolor()[0].tolist()
+    np.testing.assert_array_equal(other.get_offsets(), [[0.2, 0.1], [-0.4, 0.9]])
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert x0 < -0.4 and x1 > 0.9 and y0 < -0.4 and y1 > 0.9  # no point on the frame
+    with pytest.raises(ValueError, match="groups\\['simple'\\]"):
+        eplot.plot_model_comparison(a, b, groups={"simple": np.array([0, 1, 0, 1])})
 
 
 def test_positions_shifts_and_retinotopy_report_correlations():

@@ -370,6 +370,36 @@ def test_plots_build_figures_with_the_expected_panels():
     plt.close("all")
 
 
+def test_quadrature_phase_plot_puts_each_image_at_its_projection():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from artiphys_course.plotting import mei as mplot
+
+    runs = {
+        "start 1": np.array([[1.0, 0.0], [0.0, -0.5]]),
+        "start 2": np.array([[0, 1.0], [-1, 0]]),
+    }
+    fig = mplot.plot_quadrature_phases(runs, neuron_labels=["cell a", "cell b"])
+    ax = fig.axes[0]
+    points = [line for line in ax.lines if len(line.get_xdata()) == 1]
+    drawn = [(float(p.get_xdata()[0]), float(p.get_ydata()[0])) for p in points]
+    assert drawn == [(1.0, 0.0), (0.0, -0.5), (0.0, 1.0), (-1.0, 0.0)]
+    assert points[0].get_color() == points[2].get_color() != points[1].get_color()  # per neuron
+    assert points[0].get_marker() != points[2].get_marker()  # per run
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["start 1", "start 2", "cell a", "cell b"]
+    circle = ax.lines[0]
+    np.testing.assert_allclose(np.hypot(circle.get_xdata(), circle.get_ydata()), 1.0)
+    with pytest.raises(ValueError, match=r"projections\['b'\] must have shape \(2, 2\)"):
+        mplot.plot_quadrature_phases({"a": np.zeros((2, 2)), "b": np.zeros((3, 2))})
+    with pytest.raises(ValueError, match="neuron_labels must hold 2"):
+        mplot.plot_quadrature_phases({"a": np.zeros((2, 2))}, neuron_labels=["x"])
+    plt.close("all")
+
+
 def test_denormal_flushing_is_switched_off_afterwards():
     tiny = torch.tensor([1e-40])
     compute_meis(Linear(), image_shape=SHAPE, steps=2)

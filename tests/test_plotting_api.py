@@ -60,6 +60,9 @@ def _one_panel_calls():
             {"exact": RNG.uniform(0, 1, 20)}, ax=ax
         ),
         "plot_cross_activation": lambda ax: mei.plot_cross_activation(np.eye(3), ax=ax),
+        "plot_quadrature_phases": lambda ax: mei.plot_quadrature_phases(
+            {"start": RNG.uniform(-1, 1, (3, 2))}, ax=ax
+        ),
         "plot_empirical_rf": lambda ax: rfplot.plot_empirical_rf(
             np.abs(RNG.normal(size=(9, 9))), (2, 6, 2, 6), ax=ax
         ),

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from artiphys_course.data.static import StaticDataset
-from artiphys_course.models.zoo import KINDS, build_model, trained_model
+from artiphys_course.models.zoo import KINDS, RECIPES, STOPPING, build_model, trained_model
 from artiphys_course.simulate import DigitalV1Config, make_digital_v1
 
 TINY = {
@@ -33,6 +33,16 @@ def tiny_dataset() -> StaticDataset:
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_every_kind_trains_under_the_one_stopping_rule():
+    # notebook 03 ranks the kinds as architectures: none may get a larger training budget
+    assert set(RECIPES) == set(KINDS)
+    for kind, recipe in RECIPES.items():
+        rule = {
+            key: recipe["train"].get(key) for key in ("patience", "max_epochs", "lr_decay_steps")
+        }
+        assert rule == {**STOPPING, "lr_decay_steps": None}, kind
 
 
 @pytest.mark.parametrize("kind", ["gaussian", "ln"])

@@ -16,7 +16,17 @@ registered in :mod:`artiphys_course.data.registry` under the names ``allen_*``::
 Units caveat: the source does not document the response units. They look like dF/F in percent
 (mean about 0.1, s.d. about 10) and **can be negative**, so they suit a correlation or a
 least-squares readout, not a Poisson loss without shifting. Only trial averages exist here, so no
-noise ceiling can be computed. Whether the row order equals the Allen scene id is not stated.
+noise ceiling and no split-half reliability can be computed.
+
+Provenance (the source's preparation script, read against allensdk's ``NaturalScenes``): image
+row ``k`` of ``all_input_scenes`` is the Brain Observatory's natural-scene template ``k`` (resized
+from 918 x 1174 to 31 x 31, so the aspect ratio is lost), and response row ``k`` is the mean
+response to stimulus frame ``k`` (row ``k + 1`` of ``NaturalScenes.get_response``, whose row 0 is
+the blank screen); both were split with one permutation drawn after ``np.random.seed(31)``, which
+the stored split reproduces (``tests/test_allen.py``). So image and response rows are aligned by
+construction. The script took response columns ``1:213`` of a table whose columns are the cells
+followed by the running speed: the first cell is missing and, if the session had 212 cells, the
+last column is the mouse's running speed rather than a neuron.
 """
 
 from __future__ import annotations

@@ -58,6 +58,7 @@ __all__ = [
     "RECIPES",
     "SHIPPED_DIR",
     "SHIPPED_KINDS",
+    "STOPPING",
     "ZooInfo",
     "build_model",
     "default_key",
@@ -77,10 +78,16 @@ _CORE = {
     "stack": None,
 }
 
+STOPPING: dict[str, int] = {"patience": 3, "max_epochs": 36}
+"""The one early-stopping rule of every kind: stop after the plateau that follows three
+learning-rate decays (a plateau is ``patience`` epochs without improvement of the validation
+correlation), at most ``max_epochs`` epochs. One rule for all, so that comparing the kinds
+compares architectures, not training budgets (notebook 03)."""
+
 RECIPES: dict[str, dict[str, Any]] = {
     "ln": {
         "model": {"gamma": 0.0, "gamma_smooth": 0.5},
-        "train": {"lr": 5e-3, "max_epochs": 6},
+        "train": {"lr": 5e-3, **STOPPING},
     },
     "cnn": {
         "model": {
@@ -89,22 +96,22 @@ RECIPES: dict[str, dict[str, Any]] = {
             "gamma_input": 1.0,
             "gamma_readout": 0.01,
         },
-        "train": {"lr": 5e-3, "max_epochs": 6},
+        "train": {"lr": 5e-3, **STOPPING},
     },
     "gaussian": {
         "core": _CORE,
         "model": {"shifter": True, "gamma_readout": 0.01, "position_network": True},
-        "train": {"lr": 1e-2, "patience": 3, "max_epochs": 36},
+        "train": {"lr": 1e-2, **STOPPING},
     },
     "gaussian_free": {
         "core": _CORE,
         "model": {"shifter": True, "gamma_readout": 0.01},
-        "train": {"lr": 1e-2, "patience": 3, "max_epochs": 40},
+        "train": {"lr": 1e-2, **STOPPING},
     },
     "linear": {
         "core": {**_CORE, "linear": True},
         "model": {"shifter": True, "gamma_readout": 0.01, "position_network": True},
-        "train": {"lr": 1e-2, "max_epochs": 4},
+        "train": {"lr": 1e-2, **STOPPING},
     },
 }
 """Model options and training settings of each kind (override per call with ``recipe=``)."""

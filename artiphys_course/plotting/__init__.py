@@ -38,6 +38,7 @@ from artiphys_course.plotting.mei import (
     plot_cross_activation,
     plot_image_grid,
     plot_mei_traces,
+    plot_quadrature_phases,
     plot_rf_comparison,
 )
 from artiphys_course.plotting.receptive_fields import (
@@ -89,6 +90,7 @@ __all__ = [
     "plot_model_comparison",
     "plot_noise_ceilings",
     "plot_population_heatmap",
+    "plot_quadrature_phases",
     "plot_recovery",
     "plot_positions",
     "plot_rdm",

@@ -91,37 +91,72 @@ def plot_correlation_histograms(
 
 
 def plot_model_comparison(
-    corr_a: np.ndarray,
-    corr_b: np.ndarray,
+    corr_a: np.ndarray | torch.Tensor,
+    corr_b: np.ndarray | torch.Tensor,
     *,
     labels: tuple[str, str] = ("model A", "model B"),
-    color: np.ndarray | None = None,
-    color_label: str = "",
-    figsize: tuple[float, float] = (4.2, 4.0),
+    groups: Mapping[str, np.ndarray] | None = None,
+    figsize: tuple[float, float] = (4.4, 4.2),
     ax: Axes | None = None,
 ) -> Figure:
     """Per-neuron scatter of two models' test correlations with the identity line.
 
-    Points above the diagonal are neurons the second model predicts better. ``color`` (one value
-    per neuron, e.g. ``1`` for complex cells) colours the points, with a colour bar. ``ax``: where
-    to draw (default: a new ``figsize`` figure). Returns the figure.
+    Points above the diagonal are neurons the second model predicts better.
+
+    Parameters
+    ----------
+    corr_a, corr_b : array (n_neurons,)
+        Each neuron's test correlation under the first (x axis) and second (y axis) model.
+    labels : (str, str)
+        Names of the two models.
+    groups : dict of str to bool array (n_neurons,), optional
+        Label -> which neurons belong to the group (e.g. ``{"simple cells": ~is_complex,
+        "complex cells": is_complex}``): each group gets its own colour and a legend entry, and
+        the title gives each group's share of neurons above the diagonal. Default: one colour.
+    figsize : (float, float)
+        Size of a new figure.
+    ax : Axes, optional
+        Where to draw (default: a new figure).
+
+    Returns
+    -------
+    Figure
+        One axis, with limits that keep every point inside the frame.
     """
     a, b = _numpy(corr_a), _numpy(corr_b)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(
+            f"corr_a and corr_b must be two arrays (n_neurons,) of equal length; got shapes "
+            f"{a.shape} and {b.shape}"
+        )
+    masks = {"neurons": np.ones(len(a), dtype=bool)} if groups is None else {}
+    for name, mask in (groups or {}).items():
+        mask = _numpy(mask)
+        if mask.dtype != bool or mask.shape != a.shape:
+            raise ValueError(
+                f"groups[{name!r}] must be a bool array of shape {a.shape}, got dtype "
+                f"{mask.dtype} and shape {mask.shape}"
+            )
+        masks[name] = mask
     fig, ax = single_axes(ax, figsize)
-    lo, hi = min(a.min(), b.min(), 0.0), max(a.max(), b.max(), 0.0) + 0.02
+    lo, hi = min(a.min(), b.min(), 0.0), max(a.max(), b.max())
+    margin = 0.03 * (hi - lo) + 1e-3
+    lo, hi = lo - margin, hi + margin
     ax.plot([lo, hi], [lo, hi], color="0.5", lw=1)
-    points = ax.scatter(a, b, s=8, c=None if color is None else _numpy(color), cmap="coolwarm")
-    if color is not None:
-        fig.colorbar(points, ax=ax, label=color_label)
-    better = float(np.mean(b > a))
+    above = []
+    for k, (name, mask) in enumerate(masks.items()):
+        ax.scatter(a[mask], b[mask], s=8, color=f"C{k}", alpha=0.7, label=name)
+        above.append(f"{np.mean(b[mask] > a[mask]):.0%}" + ("" if groups is None else f" {name}"))
+    if groups is not None:
+        ax.legend(frameon=False, loc="upper left", markerscale=2)
     ax.set(
         xlabel=f"{labels[0]}: test correlation",
         ylabel=f"{labels[1]}: test correlation",
-        title=f"{labels[1]} better for {better:.0%} of neurons",
         xlim=(lo, hi),
         ylim=(lo, hi),
         aspect="equal",
     )
+    ax.set_title(f"{labels[1]} better for\n" + ", ".join(above), fontsize="medium")
     return fig
 
 

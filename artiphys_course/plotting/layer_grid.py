@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import CenteredNorm, Normalize
 from matplotlib.figure import Figure
 
 from artiphys_course.layer_grid import GridResult
@@ -31,10 +32,12 @@ def plot_layer_grid(
     readout: str | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
+    center: float | None = 0.0,
+    mark_best: bool = True,
     annotate: bool = True,
     axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
-    """Heat maps (layers x areas), one per network, with the best layer of each area boxed.
+    """Heat maps (layers x areas), one per network, optionally with each area's best layer boxed.
 
     Parameters
     ----------
@@ -46,7 +49,16 @@ def plot_layer_grid(
     readout : str, optional
         Needed when the grid has several readouts.
     vmin, vmax : float, optional
-        Colour limits (default: the range over the panels).
+        Colour limits (default: the range over the panels). With ``center`` the scale is made
+        symmetric about it, wide enough for both limits.
+    center : float or None
+        Value drawn white on a diverging blue-white-red scale (default 0: a correlation of 0,
+        what a shuffled control gives, is white, negative values blue), so that noise around
+        ``center`` looks like noise. ``None``: a sequential scale from ``vmin`` to ``vmax``
+        (for values without a natural centre, e.g. ``"alpha"`` or ``"seconds"``).
+    mark_best : bool
+        Box the layer with the highest value in each area. Switch it off where the values are
+        not distinguishable from chance: a "best" cell of noise is not a finding.
     annotate : bool
         Write the value in every cell.
     axes : array-like of Axes, optional
@@ -60,6 +72,11 @@ def plot_layer_grid(
     mats = [result.matrix(net, value, readout) for net in networks]
     lo = np.nanmin([np.nanmin(m) for m in mats]) if vmin is None else vmin
     hi = np.nanmax([np.nanmax(m) for m in mats]) if vmax is None else vmax
+    if center is None:
+        cmap, norm = "viridis", Normalize(vmin=lo, vmax=hi)
+    else:
+        halfrange = max(abs(hi - center), abs(lo - center)) or 1.0
+        cmap, norm = "RdBu_r", CenteredNorm(vcenter=center, halfrange=halfrange)
     layers, areas = result.layers, result.areas
     fig, axes = axes_grid(
         axes,
@@ -69,28 +86,30 @@ def plot_layer_grid(
     )
     image = None
     for ax, net, m in zip(axes[0], networks, mats, strict=True):
-        image = ax.imshow(m, cmap="viridis", vmin=lo, vmax=hi, aspect="auto")
+        image = ax.imshow(m, cmap=cmap, norm=norm, aspect="auto")
         ax.set_xticks(range(len(areas)), areas, rotation=20 if len(areas) < 3 else 0)
         ax.set_yticks(range(len(layers)), layers)
         ax.set_xlabel("area")
         ax.set_title(net)
         for j in range(len(areas)):
-            if np.all(np.isnan(m[:, j])):
+            if not mark_best or np.all(np.isnan(m[:, j])):
                 continue
             i = int(np.nanargmax(m[:, j]))
             ax.add_patch(
-                plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2)
+                plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2)
             )
         if annotate:
-            mid = (lo + hi) / 2
             for i in range(len(layers)):
                 for j in range(len(areas)):
                     if not np.isnan(m[i, j]):
-                        color = "black" if m[i, j] > mid else "white"
+                        shade = norm(m[i, j])  # 0..1 along the colour map
+                        pale = abs(shade - 0.5) < 0.3 if center is not None else shade > 0.5
+                        color = "black" if pale else "white"
                         ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", color=color)
     axes[0, 0].set_ylabel("layer (input -> output)")
     fig.colorbar(image, ax=axes[0].tolist(), label=_LABELS.get(value, value))
-    fig.suptitle(f"Which layer predicts which area? ({_LABELS.get(value, value)}; red: best)")
+    boxed = "; boxed: best layer of each area" if mark_best else ""
+    fig.suptitle(f"Which layer predicts which area? ({_LABELS.get(value, value)}{boxed})")
     return fig
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "plot_cross_activation",
     "plot_image_grid",
     "plot_mei_traces",
+    "plot_quadrature_phases",
     "plot_rf_comparison",
 ]
 
@@ -208,4 +209,82 @@ def plot_cross_activation(
         ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
         ax.set_yticks(range(len(labels)), labels, fontsize=7)
     fig.colorbar(shown, ax=ax, label=cbar_label)
+    return fig
+
+
+_RUN_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+def plot_quadrature_phases(
+    projections: Mapping[str, np.ndarray | torch.Tensor],
+    *,
+    neuron_labels: Sequence[str] | None = None,
+    title: str = "Each image's place in its neuron's quadrature pair",
+    figsize: tuple[float, float] = (5.2, 4.2),
+    ax: Axes | None = None,
+) -> Figure:
+    """Images of complex cells as points in the plane of each cell's quadrature pair.
+
+    A complex cell responds equally to every image ``cos(phi) w1 + sin(phi) w2`` of its pair
+    ``(w1, w2)``: its optimum is a circle of images. Each image ``x`` is drawn at
+    ``(x . w1, x . w2) / (|x| |w|)`` (unit-norm filters): its angle is the image's phase
+    ``phi`` within the pair, and its distance from the centre the share of the image that lies
+    in the pair's plane (1 on the drawn unit circle).
+
+    Parameters
+    ----------
+    projections : dict of str to array (n_neurons, 2)
+        Run label (e.g. one random start) -> each neuron's normalised projections on its even
+        and odd filter. Every run holds the same neurons in the same order.
+    neuron_labels : sequence of str, optional
+        One label per neuron (default ``"neuron k"``); each neuron has its own colour, each
+        run its own marker.
+    title : str
+    figsize : (float, float)
+        Size of a new figure.
+    ax : Axes, optional
+        Where to draw (default: a new figure).
+
+    Returns
+    -------
+    Figure
+        One square axis with the unit circle and both legends.
+    """
+    runs = {label: _numpy(values) for label, values in projections.items()}
+    if not runs:
+        raise ValueError("projections is empty; give at least one run")
+    if len(runs) > len(_RUN_MARKERS):
+        raise ValueError(
+            f"projections holds {len(runs)} runs; at most {len(_RUN_MARKERS)} can be told apart"
+        )
+    n_neurons = next(iter(runs.values())).shape[0]
+    for label, values in runs.items():
+        if values.shape != (n_neurons, 2):
+            raise ValueError(
+                f"projections[{label!r}] must have shape ({n_neurons}, 2), got {values.shape}"
+            )
+    labels = [f"neuron {k}" for k in range(n_neurons)] if neuron_labels is None else neuron_labels
+    if len(labels) != n_neurons:
+        raise ValueError(f"neuron_labels must hold {n_neurons} labels, got {len(labels)}")
+    fig, ax = single_axes(ax, figsize)
+    angle = np.linspace(0, 2 * np.pi, 361)
+    ax.plot(np.cos(angle), np.sin(angle), color="0.6", lw=1)
+    ax.axhline(0, color="0.85", lw=0.8, zorder=0)
+    ax.axvline(0, color="0.85", lw=0.8, zorder=0)
+    for marker, (label, values) in zip(_RUN_MARKERS, runs.items(), strict=False):
+        for k, (x, y) in enumerate(values):
+            ax.plot([0, x], [0, y], color=f"C{k}", lw=0.6, alpha=0.5)
+            ax.plot(x, y, marker, color=f"C{k}", ms=7, mfc="none" if marker != "o" else f"C{k}")
+        ax.plot([], [], marker, color="k", mfc="none", ls="none", label=label)
+    for k, label in enumerate(labels):
+        ax.plot([], [], "-", color=f"C{k}", lw=3, label=label)
+    ax.set(
+        xlim=(-1.15, 1.15),
+        ylim=(-1.15, 1.15),
+        aspect="equal",
+        xlabel="projection on the even filter $w_1$",
+        ylabel="projection on the odd filter $w_2$",
+    )
+    ax.set_title(title, fontsize="medium")
+    ax.legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.02, 0.5))
     return fig
