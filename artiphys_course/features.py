@@ -16,7 +16,11 @@ them so that they fit in memory. Works for torchvision networks
 - :class:`FeatureExtractor`: the same with a memory cache (and a disk cache where asked), so a
   notebook cell run twice, or several areas shown the same images, cost one pass.
 
-Standard AlexNet layer labels (after each ReLU) are in :data:`ALEXNET_LAYERS`.
+Standard layer labels: :data:`ALEXNET_LAYERS` (after each ReLU), :data:`VGG19_LAYERS` (the
+sixteen convolutions ``conv1_1`` ... ``conv5_4``, after their ReLU, as Cadena et al. 2019 read
+them) and :data:`GOOGLENET_LAYERS` (the stem convolutions and the nine Inception blocks, whose
+outputs concatenate their four branches; single branches such as ``"inception3a.branch2.1"``
+can be asked for by module name).
 """
 
 from __future__ import annotations
@@ -31,11 +35,18 @@ import torchvision.transforms.v2.functional as TF
 from torch import nn
 
 from artiphys_course.models.pretrained import imagenet_normalize
-from artiphys_course.recording import get_layer, list_layers, record_layers, truncate
+from artiphys_course.recording import get_layer, record_layers, truncate
 from artiphys_course.runtime import get_device, progress_bar
 from artiphys_course.units import eval_mode
 
-__all__ = ["ALEXNET_LAYERS", "FeatureExtractor", "extract_features", "to_network_input"]
+__all__ = [
+    "ALEXNET_LAYERS",
+    "GOOGLENET_LAYERS",
+    "VGG19_LAYERS",
+    "FeatureExtractor",
+    "extract_features",
+    "to_network_input",
+]
 
 #: torchvision AlexNet's five convolutional stages, read after their ReLU (label -> module).
 ALEXNET_LAYERS: dict[str, str] = {
@@ -44,6 +55,33 @@ ALEXNET_LAYERS: dict[str, str] = {
     "conv3": "features.7",
     "conv4": "features.9",
     "conv5": "features.11",
+}
+
+
+def _vgg_layers(blocks: Sequence[int]) -> dict[str, str]:
+    """``conv{block}_{i}`` -> the ReLU after it in a torchvision VGG ``features`` Sequential."""
+    labels, index = {}, 0
+    for block, n_convs in enumerate(blocks, start=1):
+        for i in range(1, n_convs + 1):
+            labels[f"conv{block}_{i}"] = f"features.{index + 1}"  # conv at index, ReLU after it
+            index += 2
+        index += 1  # the max pooling that ends the block
+    return labels
+
+
+#: torchvision VGG-19's sixteen convolutions, read after their ReLU (label -> module).
+VGG19_LAYERS: dict[str, str] = _vgg_layers((2, 2, 4, 4, 4))
+
+#: torchvision GoogLeNet's stem convolutions (after their ReLU, inside ``BasicConv2d``) and its
+#: nine Inception blocks (label -> module).
+GOOGLENET_LAYERS: dict[str, str] = {
+    "conv1": "conv1",
+    "conv2": "conv2",
+    "conv3": "conv3",
+    **{
+        f"inception{block}": f"inception{block}"
+        for block in ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")
+    },
 }
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
@@ -98,6 +136,23 @@ def _layer_map(model: nn.Module, layers: Sequence[str] | Mapping[str, str] | str
     for name in mapping.values():
         get_layer(model, name)  # KeyError listing the valid names
     return mapping
+
+
+def _completion_order(model: nn.Module) -> list[str]:
+    """Module names in the order their forward passes end: children before their container.
+
+    The forward pass is stopped after the last requested layer to finish, so a block
+    (``"inception3a"``, ``"layer2.0"``) must come after its own branches and convolutions.
+    """
+    names: list[str] = []
+
+    def visit(prefix: str, module: nn.Module) -> None:
+        for name, child in module.named_children():
+            visit(f"{prefix}.{name}" if prefix else name, child)
+        names.append(prefix)
+
+    visit("", model)
+    return names
 
 
 def _pool(x: torch.Tensor, pool: Size | None) -> torch.Tensor:
@@ -165,7 +220,7 @@ def extract_features(
         raise ValueError(f"images must be (N, C, H, W), got {tuple(images.shape)}")
     device = get_device(device)
     model = model.to(device)
-    order = list_layers(model, leaves_only=False)
+    order = _completion_order(model)
     deepest = max(mapping.values(), key=order.index)
     runner = truncate(model, deepest)
     chunks: dict[str, list[np.ndarray]] = {label: [] for label in mapping}
