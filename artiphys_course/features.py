@@ -12,7 +12,7 @@ them so that they fit in memory. Works for torchvision networks
 - :func:`extract_features`: one batched forward pass (``torch.no_grad``) per batch of images,
   stopped after the deepest requested layer (:func:`~artiphys_course.recording.truncate`), every
   requested layer recorded on the way (:func:`~artiphys_course.recording.record_layers`),
-  optionally average-pooled to a small spatial grid.
+  optionally average-pooled to a small spatial grid (:func:`pool_features`).
 - :class:`FeatureExtractor`: the same with a memory cache (and a disk cache where asked), so a
   notebook cell run twice, or several areas shown the same images, cost one pass.
 
@@ -45,6 +45,7 @@ __all__ = [
     "VGG19_LAYERS",
     "FeatureExtractor",
     "extract_features",
+    "pool_features",
     "to_network_input",
 ]
 
@@ -155,7 +156,22 @@ def _completion_order(model: nn.Module) -> list[str]:
     return names
 
 
-def _pool(x: torch.Tensor, pool: Size | None) -> torch.Tensor:
+def pool_features(x: torch.Tensor, pool: Size | None) -> torch.Tensor:
+    """Average-pool feature maps to at most ``pool`` positions, as :func:`extract_features` does.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        ``(B, C, h, w)`` feature maps (other shapes are returned unchanged).
+    pool : int or (int, int) or None
+        Largest output ``(height, width)`` (an int for a square); a map already smaller along
+        an axis keeps its size there (adaptive average pooling). ``None`` returns ``x``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, C, min(h, pool_h), min(w, pool_w))``, differentiable (for MEIs through a readout).
+    """
     if pool is None or x.ndim != 4:
         return x
     h, w = (pool, pool) if isinstance(pool, int) else pool
@@ -231,7 +247,7 @@ def extract_features(
             batch = images[start : start + batch_size].to(device=device, dtype=torch.float32)
             runner(transform(batch) if transform is not None else batch)
             for label, name in mapping.items():
-                chunks[label].append(_pool(acts[name], pool).float().cpu().numpy())
+                chunks[label].append(pool_features(acts[name], pool).float().cpu().numpy())
     return {label: np.concatenate(parts) for label, parts in chunks.items()}
 
 

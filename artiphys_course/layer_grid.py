@@ -16,6 +16,8 @@ Pieces
   2019) with :func:`artiphys_course.training.fit`; kept for comparison with ridge (see
   ``benchmarks/bench_layer_grid.py``). It lives here, not beside the readout, because models
   never import :mod:`artiphys_course.training`.
+- :class:`LayerReadoutModel`: images -> network layer -> fitted readout, a differentiable model
+  of the area (for its MEIs).
 - :class:`AreaData`: the responses of one area (training trials and held-out test images).
 - :func:`run_layer_grid` -> :class:`GridResult`: networks x layers x areas, one row per cell,
   ``to_csv``, ``matrix`` for heat maps (:func:`artiphys_course.plotting.layer_grid.plot_layer_grid`)
@@ -55,11 +57,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from torch import nn
 
 from artiphys_course import validation
+from artiphys_course.features import pool_features, to_network_input
 from artiphys_course.losses import poisson_loss
 from artiphys_course.metrics import correlation, correlation_score, oracle_correlation
 from artiphys_course.models.readouts import FACTORIZED_NONLINEARITIES, FactorizedReadout
+from artiphys_course.recording import forward_until, get_layer
 from artiphys_course.ridge import fit_ridge
 from artiphys_course.runtime import get_device, progress_bar, seeded
 from artiphys_course.training import TensorBatches, TrainResult, fit
@@ -72,6 +77,7 @@ __all__ = [
     "AreaData",
     "GridResult",
     "GridRow",
+    "LayerReadoutModel",
     "best_layers",
     "evaluate_predictions",
     "fit_factorized_readout",
@@ -479,6 +485,59 @@ def fit_factorized_readout(
         model.weights.mul_((y_std_d / x_std.to(device)).unsqueeze(1))
         model.bias.copy_(offset[0] * y_std_d + y_mean_d)
     return TrainResult(model=model.eval(), history=history)
+
+
+class LayerReadoutModel(nn.Module):
+    """Images -> responses through one network layer and a readout fitted on its features.
+
+    The composite the grid fits, as a differentiable model of the area: grey images ->
+    :func:`~artiphys_course.features.to_network_input` (resized to ``image_shape``) -> the
+    network up to ``layer`` (:func:`~artiphys_course.recording.forward_until`) ->
+    :func:`~artiphys_course.features.pool_features` -> ``readout``. Use it for gradient RFs and
+    MEIs (:func:`artiphys_course.mei.compute_meis`) of a fitted readout; build it with the same
+    ``image_shape`` and ``pool`` the features were extracted with.
+
+    Parameters
+    ----------
+    network : nn.Module
+        The (frozen) network, e.g. from :func:`~artiphys_course.models.pretrained.load_pretrained`.
+    layer : str
+        Module name the features were read from (``features.VGG19_LAYERS["conv3_1"]``).
+    readout : nn.Module
+        Maps ``(B, C, h, w)`` pooled features to ``(B, n_neurons)``, e.g. the model of
+        :func:`fit_factorized_readout`.
+    image_shape : int or (height, width), optional
+        Network input size (``None``: the images' own).
+    pool : int or (int, int), optional
+        The pooling of the features (``None``: none).
+
+    Notes
+    -----
+    ``forward(images)`` takes ``(B, 1 or 3, H, W)`` grey levels 0..255 and returns
+    ``(B, n_neurons)``. Network and readout are shared, not copied; the network runs in whatever
+    mode it is in (use :func:`artiphys_course.units.eval_mode`; MEIs do).
+    """
+
+    def __init__(
+        self,
+        network: nn.Module,
+        layer: str,
+        readout: nn.Module,
+        *,
+        image_shape: int | tuple[int, int] | None = None,
+        pool: int | tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__()
+        get_layer(network, layer)  # KeyError listing the valid names
+        self.network = network
+        self.layer = layer
+        self.readout = readout
+        self.image_shape = image_shape
+        self.pool = pool
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = to_network_input(images, self.image_shape)
+        return self.readout(pool_features(forward_until(self.network, self.layer, x), self.pool))
 
 
 def _fit_cell(

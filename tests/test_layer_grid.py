@@ -306,3 +306,29 @@ def test_pretrained_layers_order_the_simulated_hierarchy(hierarchy_grid):
     best = hierarchy_grid.best_layers("pretrained", "fraction_of_ceiling")
     assert layers.index(best["V1"]) < layers.index(best["V4"])
     assert _depth_gain(hierarchy_grid, "pretrained") > 0.03
+
+
+def test_layer_readout_model_equals_features_then_readout_and_has_gradients():
+    from artiphys_course.features import extract_features
+    from artiphys_course.layer_grid import LayerReadoutModel
+    from artiphys_course.models.pretrained import load_pretrained
+
+    net = load_pretrained("alexnet", weights="untrained", seed=0)
+    images = torch.as_tensor(np.random.default_rng(0).uniform(0, 255, size=(3, 1, 36, 64)))
+    feats = extract_features(
+        net, images, ["features.4"], image_shape=(72, 128), pool=(3, 5), progress=False
+    )["features.4"]
+    assert feats.shape == (3, 192, 3, 5)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        readout = FactorizedReadout(feats.shape[1:], 4, nonlinearity="softplus")
+    model = LayerReadoutModel(net, "features.4", readout, image_shape=(72, 128), pool=(3, 5))
+    with torch.no_grad():
+        expected = readout(torch.as_tensor(feats))
+    x = images.float().requires_grad_(True)
+    out = model(x)
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+    out[:, 0].sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    with pytest.raises(KeyError, match="no layer"):
+        LayerReadoutModel(net, "features.99", readout)
