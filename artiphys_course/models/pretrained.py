@@ -489,7 +489,8 @@ def _load_weights(
             notice(
                 f"AlexNet is PARTLY trained: conv1-conv3 ({layers}) carry ImageNet weights from "
                 f"{partial.name}; conv4, conv5 and the classifier are untrained, because the "
-                f"full ImageNet weights are not available ({reason}). {_how_to_get(name)}"
+                f"full ImageNet weights are not available ({reason}). {_how_to_get(name)}",
+                stacklevel=3,  # the caller of load_pretrained
             )
             return f"partial: {layers}"
         if weights == "partial":
@@ -501,6 +502,7 @@ def _load_weights(
         reason += "; the AlexNet conv1-conv3 checkpoint is not cached either"
     notice(
         f"{name} is UNTRAINED (random weights): its units will not show the tuning of a trained "
-        f"network. The ImageNet weights are not available ({reason}). {_how_to_get(name)}"
+        f"network. The ImageNet weights are not available ({reason}). {_how_to_get(name)}",
+        stacklevel=3,
     )
     return "untrained"
