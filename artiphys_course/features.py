@@ -12,11 +12,15 @@ them so that they fit in memory. Works for torchvision networks
 - :func:`extract_features`: one batched forward pass (``torch.no_grad``) per batch of images,
   stopped after the deepest requested layer (:func:`~artiphys_course.recording.truncate`), every
   requested layer recorded on the way (:func:`~artiphys_course.recording.record_layers`),
-  optionally average-pooled to a small spatial grid.
+  optionally average-pooled to a small spatial grid (:func:`pool_features`).
 - :class:`FeatureExtractor`: the same with a memory cache (and a disk cache where asked), so a
   notebook cell run twice, or several areas shown the same images, cost one pass.
 
-Standard AlexNet layer labels (after each ReLU) are in :data:`ALEXNET_LAYERS`.
+Standard layer labels: :data:`ALEXNET_LAYERS` (after each ReLU), :data:`VGG19_LAYERS` (the
+sixteen convolutions ``conv1_1`` ... ``conv5_4``, after their ReLU, as Cadena et al. 2019 read
+them) and :data:`GOOGLENET_LAYERS` (the stem convolutions and the nine Inception blocks, whose
+outputs concatenate their four branches; single branches such as ``"inception3a.branch2.1"``
+can be asked for by module name).
 """
 
 from __future__ import annotations
@@ -31,11 +35,19 @@ import torchvision.transforms.v2.functional as TF
 from torch import nn
 
 from artiphys_course.models.pretrained import imagenet_normalize
-from artiphys_course.recording import get_layer, list_layers, record_layers, truncate
+from artiphys_course.recording import get_layer, record_layers, truncate
 from artiphys_course.runtime import get_device, progress_bar
 from artiphys_course.units import eval_mode
 
-__all__ = ["ALEXNET_LAYERS", "FeatureExtractor", "extract_features", "to_network_input"]
+__all__ = [
+    "ALEXNET_LAYERS",
+    "GOOGLENET_LAYERS",
+    "VGG19_LAYERS",
+    "FeatureExtractor",
+    "extract_features",
+    "pool_features",
+    "to_network_input",
+]
 
 #: torchvision AlexNet's five convolutional stages, read after their ReLU (label -> module).
 ALEXNET_LAYERS: dict[str, str] = {
@@ -44,6 +56,33 @@ ALEXNET_LAYERS: dict[str, str] = {
     "conv3": "features.7",
     "conv4": "features.9",
     "conv5": "features.11",
+}
+
+
+def _vgg_layers(blocks: Sequence[int]) -> dict[str, str]:
+    """``conv{block}_{i}`` -> the ReLU after it in a torchvision VGG ``features`` Sequential."""
+    labels, index = {}, 0
+    for block, n_convs in enumerate(blocks, start=1):
+        for i in range(1, n_convs + 1):
+            labels[f"conv{block}_{i}"] = f"features.{index + 1}"  # conv at index, ReLU after it
+            index += 2
+        index += 1  # the max pooling that ends the block
+    return labels
+
+
+#: torchvision VGG-19's sixteen convolutions, read after their ReLU (label -> module).
+VGG19_LAYERS: dict[str, str] = _vgg_layers((2, 2, 4, 4, 4))
+
+#: torchvision GoogLeNet's stem convolutions (after their ReLU, inside ``BasicConv2d``) and its
+#: nine Inception blocks (label -> module).
+GOOGLENET_LAYERS: dict[str, str] = {
+    "conv1": "conv1",
+    "conv2": "conv2",
+    "conv3": "conv3",
+    **{
+        f"inception{block}": f"inception{block}"
+        for block in ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")
+    },
 }
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
@@ -100,7 +139,39 @@ def _layer_map(model: nn.Module, layers: Sequence[str] | Mapping[str, str] | str
     return mapping
 
 
-def _pool(x: torch.Tensor, pool: Size | None) -> torch.Tensor:
+def _completion_order(model: nn.Module) -> list[str]:
+    """Module names in the order their forward passes end: children before their container.
+
+    The forward pass is stopped after the last requested layer to finish, so a block
+    (``"inception3a"``, ``"layer2.0"``) must come after its own branches and convolutions.
+    """
+    names: list[str] = []
+
+    def visit(prefix: str, module: nn.Module) -> None:
+        for name, child in module.named_children():
+            visit(f"{prefix}.{name}" if prefix else name, child)
+        names.append(prefix)
+
+    visit("", model)
+    return names
+
+
+def pool_features(x: torch.Tensor, pool: Size | None) -> torch.Tensor:
+    """Average-pool feature maps to at most ``pool`` positions, as :func:`extract_features` does.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        ``(B, C, h, w)`` feature maps (other shapes are returned unchanged).
+    pool : int or (int, int) or None
+        Largest output ``(height, width)`` (an int for a square); a map already smaller along
+        an axis keeps its size there (adaptive average pooling). ``None`` returns ``x``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, C, min(h, pool_h), min(w, pool_w))``, differentiable (for MEIs through a readout).
+    """
     if pool is None or x.ndim != 4:
         return x
     h, w = (pool, pool) if isinstance(pool, int) else pool
@@ -165,7 +236,7 @@ def extract_features(
         raise ValueError(f"images must be (N, C, H, W), got {tuple(images.shape)}")
     device = get_device(device)
     model = model.to(device)
-    order = list_layers(model, leaves_only=False)
+    order = _completion_order(model)
     deepest = max(mapping.values(), key=order.index)
     runner = truncate(model, deepest)
     chunks: dict[str, list[np.ndarray]] = {label: [] for label in mapping}
@@ -176,7 +247,7 @@ def extract_features(
             batch = images[start : start + batch_size].to(device=device, dtype=torch.float32)
             runner(transform(batch) if transform is not None else batch)
             for label, name in mapping.items():
-                chunks[label].append(_pool(acts[name], pool).float().cpu().numpy())
+                chunks[label].append(pool_features(acts[name], pool).float().cpu().numpy())
     return {label: np.concatenate(parts) for label, parts in chunks.items()}
 
 

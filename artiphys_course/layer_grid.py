@@ -16,6 +16,8 @@ Pieces
   2019) with :func:`artiphys_course.training.fit`; kept for comparison with ridge (see
   ``benchmarks/bench_layer_grid.py``). It lives here, not beside the readout, because models
   never import :mod:`artiphys_course.training`.
+- :class:`LayerReadoutModel`: images -> network layer -> fitted readout, a differentiable model
+  of the area (for its MEIs).
 - :class:`AreaData`: the responses of one area (training trials and held-out test images).
 - :func:`run_layer_grid` -> :class:`GridResult`: networks x layers x areas, one row per cell,
   ``to_csv``, ``matrix`` for heat maps (:func:`artiphys_course.plotting.layer_grid.plot_layer_grid`)
@@ -55,9 +57,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from torch import nn
 
+from artiphys_course import validation
+from artiphys_course.features import pool_features, to_network_input
+from artiphys_course.losses import poisson_loss
 from artiphys_course.metrics import correlation, correlation_score, oracle_correlation
-from artiphys_course.models.readouts import FactorizedReadout
+from artiphys_course.models.readouts import FACTORIZED_NONLINEARITIES, FactorizedReadout
+from artiphys_course.recording import forward_until, get_layer
 from artiphys_course.ridge import fit_ridge
 from artiphys_course.runtime import get_device, progress_bar, seeded
 from artiphys_course.training import TensorBatches, TrainResult, fit
@@ -70,6 +77,7 @@ __all__ = [
     "AreaData",
     "GridResult",
     "GridRow",
+    "LayerReadoutModel",
     "best_layers",
     "evaluate_predictions",
     "fit_factorized_readout",
@@ -312,41 +320,72 @@ class GridResult:
         return chosen
 
 
+def _inverse_nonlinearity(rates: torch.Tensor, nonlinearity: str) -> torch.Tensor:
+    """The drive at which the output nonlinearity gives ``rates`` (> 0 for the positive ones)."""
+    if nonlinearity == "softplus":
+        return rates + torch.log(-torch.expm1(-rates))
+    if nonlinearity == "elu1":
+        return torch.where(rates > 1, rates - 1, torch.log(rates))
+    return rates
+
+
 def fit_factorized_readout(
     features: np.ndarray | torch.Tensor,
     responses: np.ndarray | torch.Tensor,
     *,
+    loss: str = "poisson",
+    nonlinearity: str | None = None,
     validation_fraction: float = 0.1,
     lr: float = 1e-2,
     max_epochs: int = 300,
     patience: int = 20,
     batch_size: int = 256,
     smoothness: float = 1e-3,
-    sparsity: float = 1e-4,
+    mask_sparsity: float = 1e-4,
+    feature_sparsity: float = 1e-4,
+    group_sparsity: float = 1e-3,
     seed: int = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train a :class:`~artiphys_course.models.readouts.FactorizedReadout` on the mean squared
-    error with :func:`artiphys_course.training.fit`.
+    """Train a :class:`~artiphys_course.models.readouts.FactorizedReadout` on frozen features, as
+    Cadena et al. (2019) did, with :func:`artiphys_course.training.fit`.
 
-    Features and responses are standardised with training statistics inside (the returned
-    module undoes it, so it maps raw features to raw responses). A random ``validation_fraction``
-    of the samples is held out: training stops after ``patience`` epochs without a better mean
-    validation correlation, and the best weights are restored.
+    Cadena et al. (2019, PLoS Comput Biol 15:e1006897, "Deep convolutional models improve
+    predictions of macaque V1 responses to natural images") read V1 neurons out of VGG-19
+    layers with a spatial mask x feature weights readout, an output nonlinearity that keeps
+    rates positive, a Poisson loss, and penalties on mask smoothness (Laplacian), on the
+    sparsity of masks and feature weights and on group sparsity. This trainer implements that
+    recipe (written from the paper's description, not its code); ``loss="mse"`` is the
+    Gaussian alternative kept for comparison.
+
+    Features are standardised with training statistics inside (one mean per feature, one
+    overall scale), and for ``loss="mse"`` with a linear output the responses too; the returned
+    module undoes it (the standardisation is folded into its weights and bias), so it maps raw
+    features to raw responses. A random ``validation_fraction`` of the samples is held out:
+    training stops after ``patience`` epochs without a better mean validation correlation, and
+    the best weights are restored.
 
     Parameters
     ----------
     features : array or tensor
         ``(n_samples, channels, height, width)``.
     responses : array or tensor
-        ``(n_samples, n_neurons)``.
+        ``(n_samples, n_neurons)``; non-negative (spike counts or rates) for ``loss="poisson"``.
+    loss : {"poisson", "mse"}
+        Poisson negative log-likelihood (:func:`artiphys_course.losses.poisson_loss`) or mean
+        squared error.
+    nonlinearity : {"softplus", "elu1", "linear"}, optional
+        The readout's output nonlinearity (see
+        :class:`~artiphys_course.models.readouts.FactorizedReadout`); default ``"softplus"`` for
+        the Poisson loss (it needs positive rates; ``"linear"`` is refused) and ``"linear"``
+        for the MSE.
     validation_fraction : float
         Fraction of the samples held out for early stopping, in (0, 1).
     lr, max_epochs, patience, batch_size : float, int, int, int
         Adam settings (see :func:`artiphys_course.training.fit`).
-    smoothness, sparsity : float
-        Penalty weights of the readout.
+    smoothness, mask_sparsity, feature_sparsity, group_sparsity : float
+        Penalty weights of the readout (>= 0; 0 switches a penalty off).
     seed : int
         Seeds the validation split, the initial weights and the batch order (the caller's
         random state is left untouched).
@@ -359,9 +398,19 @@ def fit_factorized_readout(
     -------
     TrainResult
         ``.model``: the readout (eval mode, on ``device``); ``.history``: its
-        :class:`~artiphys_course.training.TrainHistory` (``score="correlation"`` on the
-        standardised validation responses).
+        :class:`~artiphys_course.training.TrainHistory` (``loss`` is ``"poisson"`` or
+        ``"mse"``, ``score="correlation"`` on the validation responses).
     """
+    if loss not in ("poisson", "mse"):
+        raise ValueError(f"loss must be 'poisson' or 'mse', got {loss!r}")
+    if nonlinearity is None:
+        nonlinearity = "softplus" if loss == "poisson" else "linear"
+    if nonlinearity not in FACTORIZED_NONLINEARITIES:
+        raise ValueError(
+            f"nonlinearity must be one of {FACTORIZED_NONLINEARITIES}, got {nonlinearity!r}"
+        )
+    if loss == "poisson" and nonlinearity == "linear":
+        raise ValueError("loss='poisson' needs positive rates: nonlinearity 'softplus' or 'elu1'")
     device = get_device(device)
     x = features if isinstance(features, torch.Tensor) else torch.as_tensor(np.asarray(features))
     y = responses if isinstance(responses, torch.Tensor) else torch.as_tensor(np.asarray(responses))
@@ -372,21 +421,43 @@ def fit_factorized_readout(
     if not 0.0 < validation_fraction < 1.0:
         raise ValueError(f"validation_fraction must lie in (0, 1), got {validation_fraction}")
     x, y = x.float(), y.float()
+    validation.finite(x, "features")
+    validation.finite(y, "responses")
+    if loss == "poisson" and bool((y < 0).any()):
+        raise ValueError(
+            f"responses must be >= 0 for loss='poisson' ({int((y < 0).sum())} negative values); "
+            "use loss='mse' for signals that can be negative"
+        )
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     n_val = max(1, int(round(validation_fraction * len(x))))
     val, train = order[:n_val], order[n_val:]
     x_mean, x_std = x[train].mean(0), x[train].std(0).mean().clamp_min(1e-8)
-    y_mean, y_std = y[train].mean(0), y[train].std(0).clamp_min(1e-8)
+    standardise_y = nonlinearity == "linear"
+    y_mean = y[train].mean(0) if standardise_y else torch.zeros(y.shape[1])
+    y_std = y[train].std(0).clamp_min(1e-8) if standardise_y else torch.ones(y.shape[1])
     xs = ((x - x_mean) / x_std).to(device)
     ys = ((y - y_mean) / y_std).to(device)
 
     with seeded(seed):
         model = FactorizedReadout(
-            tuple(x.shape[1:]), y.shape[1], smoothness=smoothness, sparsity=sparsity
+            tuple(x.shape[1:]),
+            y.shape[1],
+            nonlinearity=nonlinearity,
+            smoothness=smoothness,
+            mask_sparsity=mask_sparsity,
+            feature_sparsity=feature_sparsity,
+            group_sparsity=group_sparsity,
         ).to(device)
+    with torch.no_grad():  # start every neuron at its mean response
+        mean_rate = ys[train].mean(0)
+        if nonlinearity != "linear":
+            mean_rate = mean_rate.clamp_min(1e-3)
+        model.bias.copy_(_inverse_nonlinearity(mean_rate, nonlinearity))
 
     def batch_loss(m: FactorizedReadout, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         inputs, targets = batch
+        if loss == "poisson":
+            return poisson_loss(m(inputs), targets)
         return (m(inputs) - targets).pow(2).mean()
 
     def validation_correlation(m: FactorizedReadout) -> float:
@@ -404,16 +475,69 @@ def fit_factorized_readout(
         lr_decay_steps=0,  # stop at the first plateau
         seed=seed,
         progress=progress,
-        loss_name="mse",
+        loss_name=loss,
         score_name="correlation",
     )
     # fold the standardisation into the parameters: raw features -> raw responses
     with torch.no_grad():
         y_std_d, y_mean_d = y_std.to(device), y_mean.to(device)
-        offset = model(((torch.zeros_like(x_mean) - x_mean) / x_std).unsqueeze(0).to(device))[0]
+        offset = model.drive(((torch.zeros_like(x_mean) - x_mean) / x_std).unsqueeze(0).to(device))
         model.weights.mul_((y_std_d / x_std.to(device)).unsqueeze(1))
-        model.bias.copy_(offset * y_std_d + y_mean_d)
+        model.bias.copy_(offset[0] * y_std_d + y_mean_d)
     return TrainResult(model=model.eval(), history=history)
+
+
+class LayerReadoutModel(nn.Module):
+    """Images -> responses through one network layer and a readout fitted on its features.
+
+    The composite the grid fits, as a differentiable model of the area: grey images ->
+    :func:`~artiphys_course.features.to_network_input` (resized to ``image_shape``) -> the
+    network up to ``layer`` (:func:`~artiphys_course.recording.forward_until`) ->
+    :func:`~artiphys_course.features.pool_features` -> ``readout``. Use it for gradient RFs and
+    MEIs (:func:`artiphys_course.mei.compute_meis`) of a fitted readout; build it with the same
+    ``image_shape`` and ``pool`` the features were extracted with.
+
+    Parameters
+    ----------
+    network : nn.Module
+        The (frozen) network, e.g. from :func:`~artiphys_course.models.pretrained.load_pretrained`.
+    layer : str
+        Module name the features were read from (``features.VGG19_LAYERS["conv3_1"]``).
+    readout : nn.Module
+        Maps ``(B, C, h, w)`` pooled features to ``(B, n_neurons)``, e.g. the model of
+        :func:`fit_factorized_readout`.
+    image_shape : int or (height, width), optional
+        Network input size (``None``: the images' own).
+    pool : int or (int, int), optional
+        The pooling of the features (``None``: none).
+
+    Notes
+    -----
+    ``forward(images)`` takes ``(B, 1 or 3, H, W)`` grey levels 0..255 and returns
+    ``(B, n_neurons)``. Network and readout are shared, not copied; the network runs in whatever
+    mode it is in (use :func:`artiphys_course.units.eval_mode`; MEIs do).
+    """
+
+    def __init__(
+        self,
+        network: nn.Module,
+        layer: str,
+        readout: nn.Module,
+        *,
+        image_shape: int | tuple[int, int] | None = None,
+        pool: int | tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__()
+        get_layer(network, layer)  # KeyError listing the valid names
+        self.network = network
+        self.layer = layer
+        self.readout = readout
+        self.image_shape = image_shape
+        self.pool = pool
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = to_network_input(images, self.image_shape)
+        return self.readout(pool_features(forward_until(self.network, self.layer, x), self.pool))
 
 
 def _fit_cell(

@@ -17,7 +17,12 @@ A layer with kernel k, stride s, left padding p and dilation d (effective kernel
 
 Pointwise layers (activations, BatchNorm, Dropout, LocalResponseNorm) leave all three unchanged.
 A residual block computes its branches in parallel and adds them, so its RF is the union of the
-branch RFs (the 1x1 shortcut of ResNet sees much less than the two 3x3 convs).
+branch RFs (the 1x1 shortcut of ResNet sees much less than the two 3x3 convs). An Inception block
+(GoogLeNet; Szegedy et al. 2015) runs four branches in parallel on the same input and
+concatenates their channels: each branch has its own RF (``inception3a.branch1``, a 1x1 conv,
+sees what the block's input sees; ``inception3a.branch2.1`` adds a 3x3 conv), and the block's
+output, holding all branches' channels, has the union (the largest branch RF, as the branches are
+centred alike).
 
 ``xn`` is the smallest square input whose centre unit sees its whole RF, centred in the image:
 the input size to use for bar mapping (Pospisil, Pasupathy & Bair 2018).
@@ -94,6 +99,13 @@ def _residual_types() -> tuple[type[nn.Module], ...]:
     from torchvision.models.resnet import BasicBlock, Bottleneck
 
     return (BasicBlock, Bottleneck)
+
+
+def _concatenating_types() -> tuple[type[nn.Module], ...]:
+    """Blocks whose children are parallel branches on one input, concatenated by channel."""
+    from torchvision.models.googlenet import Inception
+
+    return (Inception,)
 
 
 @dataclass(frozen=True)
@@ -244,7 +256,7 @@ def _union(a: _State, b: _State, name: str) -> _State:
     if a.jump != b.jump or a.n != b.n:
         raise ValueError(
             f"the branches of {name!r} disagree (jumps {a.jump} vs {b.jump}, output sizes {a.n} vs "
-            f"{b.n}); they cannot be added"
+            f"{b.n}); they cannot be added or concatenated"
         )
     size, start = [], []
     for ax in range(2):
@@ -290,6 +302,15 @@ def _walk(
             if shortcut is None:
                 return None
         return emit(_union(main, shortcut, name))
+    if isinstance(module, _concatenating_types()):
+        union: _State | None = None
+        for child_name, child in module.named_children():
+            branch = _walk(child, _join(name, child_name), state, rows, until)
+            if branch is None:
+                return None
+            union = branch if union is None else _union(union, branch, name)
+        assert union is not None
+        return emit(union)
     if isinstance(module, TruncatedModel):
         until = module.layer if until is None else until
         return _walk(module.model, name, state, rows, until)
@@ -298,7 +319,8 @@ def _walk(
         raise TypeError(
             f"cannot compute a receptive field through {type(module).__name__} ({name!r}). "
             "Supported: Conv2d, MaxPool2d, AvgPool2d, pointwise layers (activations, BatchNorm, "
-            "Dropout, LocalResponseNorm), Sequential-like containers and torchvision ResNet blocks."
+            "Dropout, LocalResponseNorm), Sequential-like containers, torchvision ResNet blocks "
+            "and GoogLeNet Inception blocks."
         )
     current: _State | None = state
     for child_name, child in children:  # containers are assumed to run their children in order
@@ -323,7 +345,7 @@ def receptive_field_table(
     ----------
     model : nn.Module
         A network whose containers run their children in registration order (torchvision
-        AlexNet, VGG, ResNet, the package's cores), possibly a
+        AlexNet, VGG, ResNet, GoogLeNet, the package's cores), possibly a
         :class:`~artiphys_course.recording.TruncatedModel`.
         The table ends at the first non-spatial layer (adaptive pooling, Flatten, Linear).
     image_shape : int or (H, W), optional
@@ -334,7 +356,8 @@ def receptive_field_table(
     Returns
     -------
     list of ReceptiveField
-        One row per module, containers (Sequential, residual blocks) after their children.
+        One row per module, containers (Sequential, residual and Inception blocks) after their
+        children; the branches of a block in the order they are registered.
 
     Examples
     --------
@@ -449,8 +472,9 @@ def structural_copy(model: nn.Module, *, single_channel: bool = True) -> nn.Modu
 
     Every Conv2d gets weights ``1 / fan_in`` and no bias, MaxPool2d becomes AvgPool2d with the
     same geometry, BatchNorm and LocalResponseNorm become Identity (and so do Linear layers, which
-    have no spatial RF), in-place activations are made
-    out-of-place, and the copy is in eval mode. With a positive input every unit is then a
+    have no spatial RF), in-place activations are made out-of-place, a model's own input
+    transform (GoogLeNet's ``transform_input``, a per-pixel affine map) is switched off, and the
+    copy is in eval mode. With a positive input every unit is then a
     positive weighted average of the pixels in its RF, so a unit's input gradient is > 0 exactly
     on its RF (no cancellation, no ReLU switched off, no max-pool routing).
 
@@ -458,9 +482,10 @@ def structural_copy(model: nn.Module, *, single_channel: bool = True) -> nn.Modu
     ----------
     model : nn.Module
     single_channel : bool
-        Give every conv one input and one output channel (default). The RF depends only on the
-        geometry (kernel, stride, padding, dilation), so this gives the same support thousands of
-        times faster; feed inputs of shape ``(B, 1, H, W)``.
+        Give every conv one output channel, computed from the sum of its input channels (one, or
+        one per branch after an Inception block's concatenation) (default). The RF depends only
+        on the geometry (kernel, stride, padding, dilation), so this gives the same support
+        thousands of times faster; feed inputs of shape ``(B, 1, H, W)``.
 
     Returns
     -------
@@ -481,7 +506,7 @@ def structural_copy(model: nn.Module, *, single_channel: bool = True) -> nn.Modu
                 c_in, c_out, groups = child.in_channels, child.out_channels, child.groups
                 if single_channel:
                     c_in = c_out = groups = 1
-                new = nn.Conv2d(
+                new = (_ChannelSumConv2d if single_channel else nn.Conv2d)(
                     c_in,
                     c_out,
                     child.kernel_size,
@@ -506,7 +531,16 @@ def structural_copy(model: nn.Module, *, single_channel: bool = True) -> nn.Modu
                 child.inplace = False
             if new is not None:
                 setattr(parent, child_name, new)
+    if getattr(net, "transform_input", False):
+        net.transform_input = False
     return net.double().eval()
+
+
+class _ChannelSumConv2d(nn.Conv2d):
+    """A one-channel convolution of the sum of its input channels (:func:`structural_copy`)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.sum(1, keepdim=True))
 
 
 def _in_channels(model: nn.Module) -> int:

@@ -10,6 +10,8 @@ from torch import nn
 
 from artiphys_course.features import (
     ALEXNET_LAYERS,
+    GOOGLENET_LAYERS,
+    VGG19_LAYERS,
     FeatureExtractor,
     extract_features,
     to_network_input,
@@ -120,3 +122,32 @@ def test_extractor_caches_in_memory_and_on_disk_only_where_asked(
         np.testing.assert_allclose(stored[label], first[label], rtol=1e-6, atol=1e-7)
     with pytest.raises(TypeError, match="unknown options"):
         FeatureExtractor(alexnet, ALEXNET_LAYERS, input_sise=72)
+
+
+def test_vgg19_labels_are_the_relus_after_each_conv():
+    from torchvision.models import vgg19
+
+    features = vgg19().features
+    convs = [i for i, m in enumerate(features) if isinstance(m, nn.Conv2d)]
+    assert list(VGG19_LAYERS.values()) == [f"features.{i + 1}" for i in convs]
+    assert all(isinstance(features[int(n.split(".")[1])], nn.ReLU) for n in VGG19_LAYERS.values())
+    assert list(VGG19_LAYERS)[4] == "conv3_1" and "conv5_4" in VGG19_LAYERS
+
+
+def test_googlenet_branches_and_blocks(images):
+    net = load_pretrained("googlenet", weights="untrained", seed=0)
+    counter = _Counter(net.inception3b)
+    layers = {"3a.b2": "inception3a.branch2.1", "3a": GOOGLENET_LAYERS["inception3a"]}
+    feats = extract_features(net, images, layers, image_shape=64, batch_size=4, progress=False)
+    assert counter.calls == 0  # stopped after inception3a
+    block = net.inception3a
+    assert feats["3a"].shape == (7, 64 + 128 + 32 + 32, 8, 8)
+    assert feats["3a.b2"].shape == (7, 128, 8, 8)
+    # the block concatenates its branches: branch 2 follows branch 1's 64 channels
+    np.testing.assert_array_equal(feats["3a"][:, 64:192], feats["3a.b2"])
+    x = to_network_input(images, 64)
+    with torch.no_grad():
+        stem = nn.Sequential(net.conv1, net.maxpool1, net.conv2, net.conv3, net.maxpool2)
+        expected = block(stem(net._transform_input(x))).numpy()
+    np.testing.assert_allclose(feats["3a"], expected, rtol=1e-4, atol=1e-5)
+    assert set(GOOGLENET_LAYERS.values()) <= set(dict(net.named_modules()))

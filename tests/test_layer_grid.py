@@ -30,11 +30,12 @@ def test_factorized_readout_recovers_a_factorized_neuron():
     rates = np.einsum("ncyx,kyx,kc->nk", feats, masks, weights) + 5.0
     y = rates + 0.3 * rng.normal(size=rates.shape).astype(np.float32)
     result = fit_factorized_readout(
-        feats[:500], y[:500], seed=0, lr=3e-2, max_epochs=100, progress=False
+        feats[:500], y[:500], loss="mse", seed=0, lr=3e-2, max_epochs=100, progress=False
     )
     model, history = result.model, result.history
     assert isinstance(model, FactorizedReadout) and isinstance(history, TrainHistory)
-    assert history.score == "correlation" and history.best_validation_score > 0.9
+    assert history.score == "correlation" and history.loss == "mse"
+    assert history.best_validation_score > 0.9 and model.nonlinearity == "linear"
     assert history.best_validation_score == max(history.validation_score)
     with torch.no_grad():
         pred = model(torch.as_tensor(feats[500:])).numpy()
@@ -46,6 +47,96 @@ def test_factorized_readout_recovers_a_factorized_neuron():
     with pytest.raises(ValueError, match="cannot shift"):
         model(torch.zeros(2, c, h, w), shift=torch.zeros(2, 2))
     assert model.regularizer().ndim == 0 and model.regularizer() > 0
+
+
+def _planted_poisson_population(seed=0):
+    """Poisson counts of neurons that ARE factorized readouts: Gaussian masks x sparse weights."""
+    rng = np.random.default_rng(seed)
+    n, c, h, w, m = 1200, 16, 8, 8, 6
+    feats = rng.normal(size=(n, c, h, w)).astype(np.float32)
+    yy, xx = np.mgrid[:h, :w]
+    centres = rng.uniform(2, 5, size=(m, 2))
+    masks = np.exp(-((yy - centres[:, :1, None]) ** 2 + (xx - centres[:, 1:, None]) ** 2) / 2)
+    weights = np.zeros((m, c))
+    for k in range(m):
+        weights[k, rng.choice(c, 3, replace=False)] = rng.normal(size=3)
+    drive = np.einsum("ncyx,kyx,kc->nk", feats, masks, weights) / 2 - 0.5
+    rates = np.log1p(np.exp(drive)).astype(np.float32)  # softplus
+    counts = rng.poisson(rates).astype(np.float32)
+    filters = np.einsum("kyx,kc->kcyx", masks, weights).reshape(m, -1)
+    return feats, rates, counts, filters
+
+
+def _fit(feats, counts, **options):
+    return fit_factorized_readout(
+        feats[:1000], counts[:1000], seed=0, lr=3e-2, max_epochs=200, progress=False, **options
+    ).model
+
+
+def test_poisson_factorized_readout_recovers_planted_masks_and_weights():
+    feats, rates, counts, filters = _planted_poisson_population()
+    model = _fit(feats, counts)  # Poisson loss, softplus output (Cadena et al. 2019)
+    assert model.nonlinearity == "softplus"
+    with torch.no_grad():
+        pred = model(torch.as_tensor(feats[1000:])).numpy()
+    assert pred.min() > 0  # rates
+    # the readout's filter mask x weights (its sign is free in each factor, not in the product)
+    found = torch.einsum("kyx,kc->kcyx", model.mask, model.weights).detach().reshape(6, -1)
+    r = np.array([np.corrcoef(found[k].numpy(), filters[k])[0, 1] for k in range(6)])
+    # chance: about 0 +- 1/sqrt(1024) = 0.03 for filters of 1,024 values
+    assert np.median(r) > 0.8 and r.min() > 0.3, r
+    assert correlation(rates[1000:], pred).mean() > 0.6
+
+
+def test_poisson_loss_beats_mse_on_poisson_counts_in_log_likelihood():
+    from artiphys_course.losses import poisson_loss
+
+    feats, _, counts, _ = _planted_poisson_population()
+    test = torch.as_tensor(counts[1000:])
+    log_likelihood = {}
+    for loss, nonlinearity in [("poisson", "softplus"), ("mse", "softplus"), ("mse", "linear")]:
+        model = _fit(feats, counts, loss=loss, nonlinearity=nonlinearity)
+        with torch.no_grad():
+            rates = model(torch.as_tensor(feats[1000:])).clamp_min(1e-6)  # linear: may be < 0
+        log_likelihood[loss, nonlinearity] = -float(poisson_loss(rates, test, full=True))
+    best = log_likelihood["poisson", "softplus"]
+    assert best > log_likelihood["mse", "softplus"] + 0.02, log_likelihood
+    assert best > log_likelihood["mse", "linear"] + 0.05, log_likelihood
+
+
+def test_factorized_readout_arguments_and_penalties():
+    feats = torch.randn(20, 3, 4, 4)
+    with pytest.raises(ValueError, match="needs positive rates"):
+        fit_factorized_readout(feats, torch.ones(20, 2), nonlinearity="linear", progress=False)
+    with pytest.raises(ValueError, match=">= 0 for loss='poisson'"):
+        fit_factorized_readout(feats, -torch.ones(20, 2), progress=False)
+    with pytest.raises(ValueError, match="loss must be"):
+        fit_factorized_readout(feats, torch.ones(20, 2), loss="l1", progress=False)
+    with pytest.raises(ValueError, match="nonlinearity must be one of"):
+        FactorizedReadout((3, 4, 4), 2, nonlinearity="exp")
+    with pytest.raises(ValueError, match="group_sparsity must be"):
+        FactorizedReadout((3, 4, 4), 2, group_sparsity=-1.0)
+    off = {"smoothness": 0.0, "mask_sparsity": 0.0, "feature_sparsity": 0.0, "group_sparsity": 0.0}
+    readout = FactorizedReadout((3, 4, 4), 2, **off).requires_grad_(False)
+    assert float(readout.regularizer()) == 0.0
+    with torch.no_grad():
+        readout.weights.copy_(torch.tensor([[3.0, 0.0, 0.0], [4.0, 0.0, 0.0]]))
+    # group sparsity: L2 over neurons per channel (5 for channel 0), summed, / sqrt(2)
+    readout.group_sparsity = 1.0
+    assert float(readout.regularizer()) == pytest.approx(5 / np.sqrt(2), rel=1e-5)
+    readout.group_sparsity, readout.feature_sparsity = 0.0, 1.0
+    assert float(readout.regularizer()) == pytest.approx(3.5)  # mean over neurons of L1
+    readout.feature_sparsity, readout.mask_sparsity = 0.0, 1.0
+    assert float(readout.regularizer()) == pytest.approx(1.0)  # masks start at 1 / (h w)
+    readout.mask_sparsity, readout.smoothness = 0.0, 1.0
+    assert float(readout.regularizer()) == pytest.approx(0.0, abs=1e-10)  # flat masks are smooth
+    with torch.no_grad():
+        readout.mask[:, 1, 1] += 1.0  # a spike: Laplacian 4 there, -1 at 4 neighbours
+    assert float(readout.regularizer()) == pytest.approx(16 + 4, rel=1e-4)
+    x = torch.randn(5, 3, 4, 4)
+    drive = readout.drive(x)
+    readout.nonlinearity = "elu1"
+    torch.testing.assert_close(readout(x), torch.nn.functional.elu(drive) + 1)
 
 
 def _two_areas(seed=0):
@@ -106,7 +197,7 @@ def test_grid_factorized_readout_and_errors():
         features,
         areas[0],
         readouts=("ridge", "factorized"),
-        factorized_options={"max_epochs": 60},
+        factorized_options={"max_epochs": 60, "loss": "mse"},  # Gaussian responses
         progress=False,
     )
     assert result.matrix(readout="factorized").shape == (2, 1)
@@ -182,3 +273,29 @@ def test_pretrained_layers_order_the_simulated_hierarchy(hierarchy_grid):
     best = hierarchy_grid.best_layers("pretrained", "fraction_of_ceiling")
     assert layers.index(best["V1"]) < layers.index(best["V4"])
     assert _depth_gain(hierarchy_grid, "pretrained") > 0.03
+
+
+def test_layer_readout_model_equals_features_then_readout_and_has_gradients():
+    from artiphys_course.features import extract_features
+    from artiphys_course.layer_grid import LayerReadoutModel
+    from artiphys_course.models.pretrained import load_pretrained
+
+    net = load_pretrained("alexnet", weights="untrained", seed=0)
+    images = torch.as_tensor(np.random.default_rng(0).uniform(0, 255, size=(3, 1, 36, 64)))
+    feats = extract_features(
+        net, images, ["features.4"], image_shape=(72, 128), pool=(3, 5), progress=False
+    )["features.4"]
+    assert feats.shape == (3, 192, 3, 5)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        readout = FactorizedReadout(feats.shape[1:], 4, nonlinearity="softplus")
+    model = LayerReadoutModel(net, "features.4", readout, image_shape=(72, 128), pool=(3, 5))
+    with torch.no_grad():
+        expected = readout(torch.as_tensor(feats))
+    x = images.float().requires_grad_(True)
+    out = model(x)
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+    out[:, 0].sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    with pytest.raises(KeyError, match="no layer"):
+        LayerReadoutModel(net, "features.99", readout)

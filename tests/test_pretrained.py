@@ -95,7 +95,8 @@ def test_partial_checkpoint_found_in_the_data_folder(shared_data, tmp_data_dir, 
     w = model.features[0].weight.detach()
     r = np.corrcoef(w[..., :-1].flatten(), w[..., 1:].flatten())[0, 1]
     assert r > 0.5
-    assert [row.weights for row in weights_status()] == ["partial", "untrained", "untrained"]
+    rows = {row.network: row.weights for row in weights_status()}
+    assert rows == {name: "partial" if name == "alexnet" else "untrained" for name in NETWORKS}
 
 
 def test_untrained_fallback_says_so(tmp_data_dir, empty_hub):
@@ -255,3 +256,31 @@ def test_imagenet_normalize_matches_torchvision():
     np.testing.assert_allclose(imagenet_normalize(images), expected, atol=1e-6)
     with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
         imagenet_normalize(images[:, :1])
+
+
+@pytest.mark.parametrize("name", ["vgg19", "googlenet"])
+def test_vgg19_and_googlenet_load_official_weights_and_fall_back(tmp_data_dir, empty_hub, name):
+    with pytest.warns(ArtiphysWarning, match=f"artiphys fetch {name}"):
+        model = load_pretrained(name)
+    assert model.weights_source == "untrained" and not model.training
+    # an official-format file (the same architecture, other weights) is read from the hub cache
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.add_(0.5)
+    reference = load_pretrained(name, weights="untrained", seed=3)
+    builder, options = pretrained._ARCHITECTURES[name][0], pretrained._BUILD_OPTIONS.get(name, {})
+    full = builder(weights=None, **options)  # with GoogLeNet's auxiliary heads, as the file has
+    full.load_state_dict(reference.state_dict(), strict=False)
+    official_weights_path(name).parent.mkdir(parents=True)
+    torch.save(full.state_dict(), official_weights_path(name))
+    with _no_notice():
+        loaded = load_pretrained(name, weights="imagenet")
+    assert loaded.weights_source == "imagenet"
+    for key, value in reference.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value)
+    if name == "googlenet":  # auxiliary heads removed; inputs standardised as for the others
+        assert loaded.aux1 is None and loaded.aux2 is None and loaded.transform_input
+        assert "inception3a.branch2.1.conv" in dict(loaded.named_modules())
+    with torch.no_grad():
+        assert loaded(torch.zeros(1, 3, 64, 64)).shape == (1, 1000)

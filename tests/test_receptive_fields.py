@@ -236,3 +236,70 @@ def test_training_model_is_probed_in_eval_mode_and_restored():
     with pytest.warns(ArtiphysWarning, match="eval mode"):
         empirical_receptive_field(net, "2", 9, structural=False)
     assert net.training and net[1].training
+
+
+@pytest.fixture(scope="module")
+def googlenet() -> nn.Module:
+    from artiphys_course.models.pretrained import load_pretrained
+
+    return load_pretrained("googlenet", weights="untrained")
+
+
+def test_vgg19_rf_sizes_by_hand():
+    from torchvision.models import vgg19
+
+    model = vgg19()
+    # 3x3 convs add 2 jumps each, 2x2 pools 1 jump and double it: blocks of 2, 2, 4, 4, 4 convs
+    sizes = [3, 5, 10, 14, 24, 32, 40, 48, 68, 84, 100, 116, 156, 188, 220, 252]
+    jumps = [1, 1, 2, 2, 4, 4, 4, 4, 8, 8, 8, 8, 16, 16, 16, 16]
+    rows = {r.name: r for r in receptive_field_table(model, 224)}
+    convs = _convs(model)
+    assert [rows[n].size[0] for n in convs] == sizes
+    assert [rows[n].jump[0] for n in convs] == jumps
+    assert rows["features.36"].size == (268, 268) and rows["features.36"].jump == (32, 32)  # pool5
+    assert rows["features.36"].output_shape == (7, 7)
+
+
+def test_inception_branches_and_blocks(googlenet):
+    # stem: conv1 7/2 -> 7, maxpool 3/2 -> 11 (jump 4), conv3 3x3 -> 19, maxpool 3/2 -> 27 (jump 8)
+    rf = {r.name: r for r in receptive_field_table(googlenet, 224)}
+    assert rf["maxpool2"].size == (27, 27) and rf["maxpool2"].jump == (8, 8)
+    assert rf["inception3a.branch1"].size == (27, 27)  # a 1x1 conv sees what its input sees
+    assert rf["inception3a.branch2.0"].size == (27, 27)
+    assert rf["inception3a.branch2.1"].size == (43, 43)  # + a 3x3 conv at jump 8
+    assert rf["inception3a.branch3.1"].size == (43, 43)  # torchvision's "5x5" branch is 3x3
+    assert rf["inception3a.branch4.0"].size == (43, 43)  # 3x3 max pooling, stride 1
+    assert rf["inception3a.branch4"].size == (43, 43)
+    assert rf["inception3b.branch1"].size == (43, 43) and rf["inception3b"].size == (59, 59)
+    for block in ("inception3a", "inception4a", "inception5b"):  # concatenation: largest branch
+        branches = [rf[f"{block}.branch{b}"] for b in range(1, 5)]
+        assert rf[block].size == max(b.size for b in branches)
+        assert {b.start for b in branches} == {rf[block].start}
+        assert rf[block].output_shape == branches[0].output_shape
+    assert receptive_field(googlenet, "inception4a").size == (107, 107)
+    with pytest.raises(KeyError, match="no spatial receptive field"):
+        receptive_field(googlenet, "fc")
+
+
+def test_inception_output_sizes_match_torch(googlenet):
+    net = structural_copy(googlenet)  # one summed channel per conv: concatenation still works
+    layers = [r.name for r in receptive_field_table(googlenet, 160)]
+    with record_layers(net, layers) as acts:
+        net(torch.ones(1, 1, 160, 160, dtype=torch.float64))
+    for row in receptive_field_table(googlenet, 160):
+        assert tuple(acts[row.name].shape[2:]) == row.output_shape, row.name
+
+
+@pytest.mark.parametrize(
+    "layer", ["inception3a.branch1", "inception3a.branch2.1", "inception3a", "inception3b"]
+)
+def test_inception_rf_contains_the_gradient_rf(googlenet, layer):
+    n = xn(googlenet, layer)
+    box = rf_box(googlenet, layer, n)
+    # structural copy: the gradient support is exactly the analytic RF
+    assert support_box(empirical_receptive_field(googlenet, layer, n)) == box
+    # the untrained network's own weights (ReLUs, max pooling): inside the analytic RF
+    grad = empirical_receptive_field(googlenet, layer, n, structural=False)
+    top, bottom, left, right = support_box(grad)
+    assert box[0] <= top and bottom <= box[1] and box[2] <= left and right <= box[3]
+    assert (bottom - top + 1) * (right - left + 1) > 0.5 * (box[1] - box[0] + 1) ** 2

@@ -1,4 +1,5 @@
-"""Torchvision AlexNet, VGG16 and ResNet18 with ImageNet weights when they can be had.
+"""Torchvision AlexNet, VGG16, VGG19, ResNet18 and GoogLeNet with ImageNet weights when they can
+be had.
 
 :func:`load_pretrained` tries, in order (``weights="auto"``):
 
@@ -24,6 +25,12 @@ official files, :func:`import_weights` copies them from a folder (a workshop USB
 
 Inputs must be standardised as torchvision's ImageNet models expect: RGB in [0, 1], then minus
 the ImageNet channel means and divided by the standard deviations (:func:`imagenet_normalize`).
+GoogLeNet (Inception v1; Szegedy et al. 2015) is built as torchvision builds its ImageNet model:
+it maps that standardisation to its own (``transform_input=True``, a per-channel affine map that
+changes no receptive field), and its two auxiliary classifiers are removed after loading, so its
+modules are the stem (``conv1`` ... ``maxpool2``), the Inception blocks ``inception3a`` ...
+``inception5b`` with their four parallel branches (``inception3a.branch2.1`` is the 3 x 3
+convolution of the second branch) and the classifier.
 """
 
 from __future__ import annotations
@@ -70,7 +77,14 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 _ARCHITECTURES = {
     "alexnet": (torchvision.models.alexnet, torchvision.models.AlexNet_Weights),
     "vgg16": (torchvision.models.vgg16, torchvision.models.VGG16_Weights),
+    "vgg19": (torchvision.models.vgg19, torchvision.models.VGG19_Weights),
     "resnet18": (torchvision.models.resnet18, torchvision.models.ResNet18_Weights),
+    "googlenet": (torchvision.models.googlenet, torchvision.models.GoogLeNet_Weights),
+}
+# Build arguments that give the module tree of the official ImageNet file (GoogLeNet's file holds
+# the auxiliary heads, removed again by _drop_auxiliary_heads once the weights are in).
+_BUILD_OPTIONS: dict[str, dict] = {
+    "googlenet": {"aux_logits": True, "transform_input": True, "init_weights": True},
 }
 #: The networks :func:`load_pretrained` knows.
 NETWORKS = tuple(_ARCHITECTURES)
@@ -215,7 +229,8 @@ def import_weights(folder: str | os.PathLike) -> dict[str, Path]:
     """Copy official torchvision weight files found in ``folder`` into torch hub's cache.
 
     Files are matched by their torchvision file name (``alexnet-owt-7be5be79.pth``,
-    ``vgg16-397923af.pth``, ``resnet18-f37072fd.pth``, in any sub-folder) and copied only when
+    ``vgg16-397923af.pth``, ``vgg19-dcbb9e9d.pth``, ``resnet18-f37072fd.pth``,
+    ``googlenet-1378be20.pth``, in any sub-folder) and copied only when
     their SHA-256 matches the prefix in the name; others are skipped with a notice.
 
     Returns
@@ -374,6 +389,14 @@ def _load_partial(model: nn.Module, path: Path) -> None:
     model.load_state_dict(state, strict=False)
 
 
+def _drop_auxiliary_heads(model: nn.Module) -> None:
+    """Remove GoogLeNet's auxiliary classifiers (used in training only), as torchvision does."""
+    if isinstance(model, torchvision.models.GoogLeNet):
+        model.aux_logits = False
+        model.aux1 = None
+        model.aux2 = None
+
+
 def load_pretrained(
     name: str = "alexnet",
     *,
@@ -387,7 +410,7 @@ def load_pretrained(
 
     Parameters
     ----------
-    name : {"alexnet", "vgg16", "resnet18"}
+    name : {"alexnet", "vgg16", "vgg19", "resnet18", "googlenet"}
     weights : {"auto", "imagenet", "partial", "untrained"}
         ``"auto"`` (default): official ImageNet weights (downloaded when needed and allowed),
         else (AlexNet) the conv1-conv3 checkpoint, else untrained, each fallback with a notice.
@@ -406,12 +429,16 @@ def load_pretrained(
     Returns
     -------
     nn.Module
-        The network in eval mode, with a ``weights_source`` attribute.
+        The network in eval mode, with a ``weights_source`` attribute. It takes
+        ``(B, 3, H, W)`` images standardised with :func:`imagenet_normalize` (GoogLeNet too: it
+        converts them to its own input range itself).
 
     Raises
     ------
     KeyError
         Unknown ``name``.
+    TypeError
+        ``seed`` is not an int (:func:`~artiphys_course.runtime.seeded`).
     ValueError
         Unknown ``weights``, or ``"partial"`` for a network other than AlexNet.
     FileNotFoundError
@@ -424,18 +451,31 @@ def load_pretrained(
     if weights == "partial" and name != "alexnet":
         raise ValueError("a partial (conv1-conv3) checkpoint exists for AlexNet only")
     with seeded(seed):
-        model = _ARCHITECTURES[name][0](weights=None)
-    model.eval()
-    model.weights_source = "untrained"
-    if weights == "untrained":
-        return model
+        model = _ARCHITECTURES[name][0](weights=None, **_BUILD_OPTIONS.get(name, {}))
+    model.weights_source = _load_weights(
+        model, name, weights, path=path, download=download, progress=progress
+    )
+    _drop_auxiliary_heads(model)
+    return model.eval()
 
+
+def _load_weights(
+    model: nn.Module,
+    name: str,
+    weights: str,
+    *,
+    path: str | os.PathLike | None,
+    download: bool,
+    progress: bool,
+) -> str:
+    """Fill ``model`` with the best weights allowed by ``weights``; return what it now holds."""
+    if weights == "untrained":
+        return "untrained"
     reason = "weights='partial' was asked for"
     if weights in ("auto", "imagenet"):
         reason = _load_official(model, name, download=download, progress=progress)
         if not reason:
-            model.weights_source = "imagenet"
-            return model
+            return "imagenet"
         if weights == "imagenet":
             raise FileNotFoundError(
                 f"The {name} ImageNet weights are not available: {reason}. {_how_to_get(name)}"
@@ -446,13 +486,13 @@ def load_pretrained(
         if partial is not None:
             _load_partial(model, partial)
             layers = ", ".join(PARTIAL_ALEXNET_LAYERS)
-            model.weights_source = f"partial: {layers}"
             notice(
                 f"AlexNet is PARTLY trained: conv1-conv3 ({layers}) carry ImageNet weights from "
                 f"{partial.name}; conv4, conv5 and the classifier are untrained, because the "
-                f"full ImageNet weights are not available ({reason}). {_how_to_get(name)}"
+                f"full ImageNet weights are not available ({reason}). {_how_to_get(name)}",
+                stacklevel=3,  # the caller of load_pretrained
             )
-            return model
+            return f"partial: {layers}"
         if weights == "partial":
             raise FileNotFoundError(
                 "the AlexNet conv1-conv3 checkpoint (alexnet_conv1-3_torchvision_imagenet.pth) is "
@@ -462,6 +502,7 @@ def load_pretrained(
         reason += "; the AlexNet conv1-conv3 checkpoint is not cached either"
     notice(
         f"{name} is UNTRAINED (random weights): its units will not show the tuning of a trained "
-        f"network. The ImageNet weights are not available ({reason}). {_how_to_get(name)}"
+        f"network. The ImageNet weights are not available ({reason}). {_how_to_get(name)}",
+        stacklevel=3,
     )
-    return model
+    return "untrained"

@@ -15,7 +15,9 @@ Every readout maps features ``(batch, channels, height, width)`` to ``(batch, n_
 * :class:`FactorizedReadout` - each neuron weighs a spatial mask ("where") times a feature vector
   ("what") (Klindt et al., NeurIPS 2017; Cadena et al., PLOS Comp Biol 2019): far fewer
   parameters than a fully connected readout. The layer x area grid fits it on frozen features
-  (:func:`artiphys_course.layer_grid.fit_factorized_readout`).
+  (:func:`artiphys_course.layer_grid.fit_factorized_readout`), with an output nonlinearity and
+  a Poisson loss as Cadena et al. (2019) did: there it is the whole model, so it can apply the
+  nonlinearity itself (``nonlinearity="softplus"`` or ``"elu1"``).
 
 Positions are in ``grid_sample``'s normalised coordinates ``(x, y)`` in ``[-1, 1]`` with
 ``align_corners=True``: ``x = -1`` is the centre of the first column, ``x = +1`` of the last.
@@ -41,6 +43,7 @@ __all__ = [
     "grid_to_pixels",
     "pixels_to_grid",
     "read_features",
+    "FACTORIZED_NONLINEARITIES",
     "FactorizedReadout",
     "FullyConnectedReadout",
     "PositionNetwork",
@@ -185,13 +188,21 @@ class FullyConnectedReadout(nn.Module):
         return penalty
 
 
+#: The output nonlinearities :class:`FactorizedReadout` offers.
+FACTORIZED_NONLINEARITIES = ("linear", "softplus", "elu1")
+
+
 class FactorizedReadout(nn.Module):
     """Spatial mask x feature weights readout (Klindt et al. 2017; Cadena et al. 2019).
 
     Neuron ``n`` predicts
-    ``sum_{c,y,x} features[c, y, x] * mask[n, y, x] * weights[n, c] + bias[n]``: a where (mask)
-    times a what (feature vector), far fewer parameters than a full linear readout
-    (``n * (h*w + c)`` instead of ``n * h*w*c``).
+    ``f(sum_{c,y,x} features[c, y, x] * mask[n, y, x] * weights[n, c] + bias[n])``: a where
+    (mask) times a what (feature vector), far fewer parameters than a full linear readout
+    (``n * (h*w + c)`` instead of ``n * h*w*c``), followed by an output nonlinearity ``f``.
+    Read out of frozen features of a task-trained network, as Cadena et al. (2019, PLoS Comput
+    Biol 15:e1006897) did for VGG-19 and macaque V1, the readout is the whole trainable model, so
+    it carries the nonlinearity that makes its outputs firing rates; with ``"linear"`` it is a
+    pre-nonlinearity readout like the others.
 
     Parameters
     ----------
@@ -199,9 +210,25 @@ class FactorizedReadout(nn.Module):
         Feature-map shape.
     n_neurons : int
         Number of neurons.
-    smoothness, sparsity : float
-        Weights of the penalties in :meth:`regularizer`: a Laplacian smoothness penalty on the
-        masks and an L1 penalty on mask x weight magnitudes (group sparsity in the paper).
+    nonlinearity : {"linear", "softplus", "elu1"}
+        ``f``: none (any sign), ``softplus`` or ``ELU + 1``; the last two give positive rates,
+        as a Poisson loss needs.
+    smoothness : float
+        Weight of the mask smoothness penalty: squared Laplacian of each mask, summed over
+        positions, mean over neurons.
+    mask_sparsity, feature_sparsity : float
+        Weights of the L1 penalties on the masks and on the feature weights (sum per neuron, mean
+        over neurons).
+    group_sparsity : float
+        Weight of the group-sparsity penalty on the feature weights: the L2 norm over neurons of
+        each channel's weights, summed over channels (a group lasso; it switches off channels no
+        neuron needs), divided by ``sqrt(n_neurons)``.
+
+    Notes
+    -----
+    The penalties are those of Cadena et al. (2019): smoothness (Laplacian) and sparsity of the
+    spatial masks, sparsity of the feature weights, and group sparsity (which they put on the
+    filters of their convolutional core; here on the channels the readout reads).
     """
 
     def __init__(
@@ -209,41 +236,75 @@ class FactorizedReadout(nn.Module):
         in_shape: Sequence[int],
         n_neurons: int,
         *,
+        nonlinearity: str = "linear",
         smoothness: float = 1e-3,
-        sparsity: float = 1e-4,
+        mask_sparsity: float = 1e-4,
+        feature_sparsity: float = 1e-4,
+        group_sparsity: float = 0.0,
     ) -> None:
         super().__init__()
         if len(in_shape) != 3:
             raise ValueError(f"in_shape must be (channels, height, width), got {in_shape}")
+        if nonlinearity not in FACTORIZED_NONLINEARITIES:
+            raise ValueError(
+                f"nonlinearity must be one of {FACTORIZED_NONLINEARITIES}, got {nonlinearity!r}"
+            )
+        penalties = {
+            "smoothness": smoothness,
+            "mask_sparsity": mask_sparsity,
+            "feature_sparsity": feature_sparsity,
+            "group_sparsity": group_sparsity,
+        }
+        for name, value in penalties.items():
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         c, h, w = (int(s) for s in in_shape)
         self.in_shape = (c, h, w)
         self.n_neurons = n_neurons
+        self.nonlinearity = nonlinearity
         self.smoothness = smoothness
-        self.sparsity = sparsity
+        self.mask_sparsity = mask_sparsity
+        self.feature_sparsity = feature_sparsity
+        self.group_sparsity = group_sparsity
         self.mask = nn.Parameter(torch.full((n_neurons, h, w), 1.0 / (h * w)))
         self.weights = nn.Parameter(torch.randn(n_neurons, c) / math.sqrt(c))
         self.bias = nn.Parameter(torch.zeros(n_neurons))
 
-    def forward(self, x: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
-        """Features ``(B, C, H, W)`` -> ``(B, n_neurons)`` (linear, any sign); ``shift`` must be
-        ``None``."""
+    def drive(self, x: torch.Tensor) -> torch.Tensor:
+        """Features ``(B, C, H, W)`` -> ``(B, n_neurons)`` before the output nonlinearity."""
         _check_features(x, self.in_shape, type(self).__name__)
-        if shift is not None:
-            raise ValueError("a FactorizedReadout cannot shift RFs; use a GaussianReadout")
         # what first: (B, C, S) x (N, C) -> (B, N, S), then where: sum over S with the masks
         what = torch.einsum("bcs,nc->bns", x.flatten(2), self.weights)
         return (what * self.mask.flatten(1)).sum(-1) + self.bias
 
+    def forward(self, x: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
+        """Features ``(B, C, H, W)`` -> ``(B, n_neurons)`` responses; ``shift`` must be ``None``."""
+        if shift is not None:
+            raise ValueError("a FactorizedReadout cannot shift RFs; use a GaussianReadout")
+        drive = self.drive(x)
+        if self.nonlinearity == "softplus":
+            return F.softplus(drive)
+        if self.nonlinearity == "elu1":
+            return F.elu(drive) + 1
+        return drive
+
     def regularizer(self) -> torch.Tensor:
-        """Laplacian smoothness of the masks plus L1 sparsity of masks and weights."""
+        """Mask smoothness and sparsity, feature-weight sparsity and group sparsity (a scalar)."""
         m = self.mask.unsqueeze(1)
         kernel = torch.tensor(
             [[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]], device=m.device
         ).view(1, 1, 3, 3)
-        lap = nn.functional.conv2d(nn.functional.pad(m, (1, 1, 1, 1), mode="replicate"), kernel)
+        lap = F.conv2d(F.pad(m, (1, 1, 1, 1), mode="replicate"), kernel)
         smooth = lap.pow(2).sum((1, 2, 3)).mean()
-        sparse = self.mask.abs().sum((1, 2)).mean() * self.weights.abs().sum(1).mean()
-        return self.smoothness * smooth + self.sparsity * sparse
+        mask_l1 = self.mask.abs().sum((1, 2)).mean()
+        feature_l1 = self.weights.abs().sum(1).mean()
+        group = self.weights.pow(2).sum(0).add(1e-12).sqrt().sum() / math.sqrt(self.n_neurons)
+        return (
+            self.smoothness * smooth
+            + self.mask_sparsity * mask_l1
+            + self.feature_sparsity * feature_l1
+            + self.group_sparsity * group
+        )
 
 
 class PositionNetwork(nn.Module):
