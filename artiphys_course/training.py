@@ -10,6 +10,8 @@ early stopping, restoring the best weights), written as one short loop you can r
   its ``seed``; the caller's global random state is left as it was.
 - :func:`train`: encoding models on ``Batch(images, responses, pupil_center)`` loaders (Poisson or
   MSE loss, validation correlation).
+- :func:`train_sessions`: multi-session encoding models (one shared core, a readout per data key)
+  on the interleaved batches of several sessions' loaders.
 - :func:`train_tilt_cnn`: the normative tilt CNN of :mod:`artiphys_course.models.normative` on its
   task (cross-entropy, validation accuracy).
 - :class:`TensorBatches`: shuffled mini-batches of in-memory tensors, for :func:`fit`.
@@ -34,6 +36,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from artiphys_course.data.sessions import SessionBatches
 from artiphys_course.losses import poisson_loss
 from artiphys_course.metrics import correlation_score, model_predictions
 from artiphys_course.models.normative import TiltCNN, make_tilt_task
@@ -46,6 +49,7 @@ __all__ = [
     "TrainResult",
     "fit",
     "train",
+    "train_sessions",
     "train_tilt_cnn",
 ]
 
@@ -419,6 +423,16 @@ def _validation_correlation(
     return correlation_score(y_true, y_pred)
 
 
+def _batch_loss(
+    model: nn.Module, batch: Any, loss_fn: LossFn, device: torch.device, data_key: str | None
+) -> torch.Tensor:
+    """The data loss of one ``Batch`` for the readout of ``data_key``."""
+    images = batch.images.to(device)
+    pupil = batch.pupil_center.to(device) if batch.pupil_center is not None else None
+    rates = model(images, pupil_center=pupil, data_key=data_key)
+    return loss_fn(rates, batch.responses.to(device))
+
+
 def _regularizer(model: torch.nn.Module, data_key: str | None) -> torch.Tensor | float:
     reg = getattr(model, "regularizer", None)
     return reg(data_key=data_key) if callable(reg) else 0.0
@@ -512,18 +526,127 @@ def train(
     device = get_device(device)
     model.to(device)
 
-    def batch_loss(m: nn.Module, batch: Any) -> torch.Tensor:
-        images = batch.images.to(device)
-        pupil = batch.pupil_center.to(device) if batch.pupil_center is not None else None
-        rates = m(images, pupil_center=pupil, data_key=data_key)
-        return loss_fn(rates, batch.responses.to(device))
-
     return fit(
         model,
         loaders["train"],
         lambda m: _validation_correlation(m, loaders["validation"], device, data_key),
-        loss=batch_loss,
+        loss=lambda m, batch: _batch_loss(m, batch, loss_fn, device, data_key),
         penalty=lambda m: _regularizer(m, data_key),
+        lr=lr,
+        max_epochs=max_epochs,
+        patience=patience,
+        lr_decay_steps=lr_decay_steps,
+        lr_decay_factor=lr_decay_factor,
+        tolerance=tolerance,
+        weight_decay=weight_decay,
+        max_seconds=max_seconds,
+        seed=seed,
+        progress=progress,
+        loss_name=loss_name,
+        score_name="correlation",
+    )
+
+
+def train_sessions(
+    model: torch.nn.Module,
+    loaders: Mapping[str, Mapping[str, DataLoader]],
+    *,
+    order: str = "round_robin",
+    loss: str | LossFn = "poisson",
+    lr: float = 5e-3,
+    max_epochs: int = 50,
+    patience: int = 5,
+    lr_decay_steps: int = 3,
+    lr_decay_factor: float = 0.3,
+    tolerance: float = 1e-4,
+    weight_decay: float = 0.0,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    max_seconds: float | None = None,
+) -> TrainHistory:
+    """Fit a multi-session encoding model: one shared core, a readout (and shifter) per session.
+
+    :func:`train` over several sessions at once. Each epoch runs :func:`fit` over the training
+    batches of all sessions, interleaved (:class:`~artiphys_course.data.sessions.SessionBatches`:
+    every batch of every session once per epoch). A batch of session ``k`` goes through the
+    shared core and the readout and shifter of ``k``; its loss is the data loss plus
+    ``model.regularizer(data_key=k)``. So the core learns from every session and each readout
+    only from its own. The validation score is the mean over sessions of each session's mean
+    validation correlation (every session counts equally, whatever its size).
+
+    With one session and ``order="round_robin"`` this is exactly :func:`train` with
+    ``data_key`` set to that session (same batches, same random draws, same weights).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Called as ``model(images, pupil_center=..., data_key=key)`` for every key of
+        ``loaders`` (e.g. an :class:`~artiphys_course.models.encoders.Encoder` with one readout
+        per data key). Trained in place and moved to ``device``.
+    loaders : dict of str to dict of DataLoader
+        Data key -> that session's loaders with keys ``"train"`` and ``"validation"``
+        (:func:`artiphys_course.data.static.dataloaders` of each session).
+    order : {"round_robin", "proportional"}
+        How the sessions' batches are interleaved (see
+        :class:`~artiphys_course.data.sessions.SessionBatches`); ``"proportional"`` draws its
+        order from ``seed``.
+    loss, lr, max_epochs, patience, lr_decay_steps, lr_decay_factor, tolerance, weight_decay
+        As for :func:`train`.
+    device : str or torch.device, optional
+        Where to train (default: :func:`artiphys_course.runtime.get_device`).
+    seed : int
+        Seeds the interleaving order, sampling and dropout (each loader's shuffling follows its
+        own seed); the caller's random state is left untouched.
+    progress : bool
+        Show a progress bar over epochs.
+    max_seconds : float, optional
+        Time budget (see :func:`fit`).
+
+    Returns
+    -------
+    TrainHistory
+        ``score="correlation"``: the validation correlation averaged over sessions.
+
+    Raises
+    ------
+    KeyError
+        A session's loaders lack ``"train"`` or ``"validation"``.
+    ValueError
+        No session, non-finite responses, an unknown loss or order, or invalid settings.
+    """
+    _check_settings(lr, max_epochs, patience, lr_decay_steps, lr_decay_factor)
+    loss_fn, loss_name = _resolve_loss(loss)
+    if not isinstance(loaders, Mapping) or not loaders:
+        raise ValueError(
+            "loaders must be a non-empty dict of data key -> {'train': ..., 'validation': ...}, "
+            f"got {type(loaders).__name__}."
+        )
+    for key, session in loaders.items():
+        try:
+            _check_loaders(session)
+        except (KeyError, TypeError, ValueError) as error:
+            raise type(error)(f"session {key!r}: {error}") from None
+    device = get_device(device)
+    model.to(device)
+    batches = SessionBatches({key: s["train"] for key, s in loaders.items()}, order=order)
+
+    def score(m: nn.Module) -> float:
+        return float(
+            np.mean(
+                [
+                    _validation_correlation(m, session["validation"], device, key)
+                    for key, session in loaders.items()
+                ]
+            )
+        )
+
+    return fit(
+        model,
+        batches,
+        score,
+        loss=lambda m, item: _batch_loss(m, item[1], loss_fn, device, item[0]),
+        penalty=lambda m: _regularizer(m, batches.current_key),
         lr=lr,
         max_epochs=max_epochs,
         patience=patience,
