@@ -30,7 +30,7 @@ def rf_of_stack(layers):
 RF_TABLE = """
 from torch import nn
 
-def rf_table(model, n):
+def network_rf_table(model, n):
     def one(value):
         return value if isinstance(value, int) else value[0]
 
@@ -192,12 +192,12 @@ def test_rf_of_stack_calling_the_package_table_is_caught(lenient):
     assert "calls the package's `receptive_field`" in checks.check_rf_of_stack(cheat).message
 
 
-# -- rf_table ------------------------------------------------------------------------------------
+# -- network_rf_table ------------------------------------------------------------------------------
 
 RF_TABLE_BY_CHILDREN = """
 from torch import nn
 
-def rf_table(model, n):
+def network_rf_table(model, n):
     rows, state = [], (1, 1, 0.0, n)
 
     def walk(module, prefix):
@@ -222,8 +222,10 @@ def rf_table(model, n):
 
 
 @pytest.mark.parametrize("source", [RF_TABLE, RF_TABLE_BY_CHILDREN])
-def test_rf_table_accepts_two_differently_written_answers(source):
-    result = checks.check_rf_table(_student(RF_STEP, OUTPUT_SIZE, source, name="rf_table"))
+def test_network_rf_table_accepts_two_differently_written_answers(source):
+    result = checks.check_network_rf_table(
+        _student(RF_STEP, OUTPUT_SIZE, source, name="network_rf_table")
+    )
     assert result and result.passed == result.total == 3
 
 
@@ -241,33 +243,33 @@ def test_rf_table_accepts_two_differently_written_answers(source):
         ),
     ],
 )
-def test_rf_table_names_plausible_mistakes(edits, mistake, lenient):
+def test_network_rf_table_names_plausible_mistakes(edits, mistake, lenient):
     source = RF_TABLE
     for old, new in edits:
         assert old in source
         source = source.replace(old, new)
-    student = _student(RF_STEP, OUTPUT_SIZE, source, name="rf_table")
-    _wrong(checks.check_rf_table(student), mistake)
+    student = _student(RF_STEP, OUTPUT_SIZE, source, name="network_rf_table")
+    _wrong(checks.check_network_rf_table(student), mistake)
 
 
-def test_rf_table_blames_the_wrong_helper(lenient):
+def test_network_rf_table_blames_the_wrong_helper(lenient):
     wrong_size = OUTPUT_SIZE.replace("// stride + 1", "// stride")
-    student = _student(RF_STEP, wrong_size, RF_TABLE, name="rf_table")
-    result = checks.check_rf_table(student)
+    student = _student(RF_STEP, wrong_size, RF_TABLE, name="network_rf_table")
+    result = checks.check_network_rf_table(student)
     assert result.status == "correct" and "your `output_size` is wrong" in result.message
     assert "`rf_step`" not in result.message
 
 
-def test_rf_table_calling_the_package_table_is_caught(lenient):
+def test_network_rf_table_calling_the_package_table_is_caught(lenient):
     cheat = _student(
         "from artiphys_course.receptive_fields import receptive_field_table\n"
-        "def rf_table(model, n):\n"
+        "def network_rf_table(model, n):\n"
         "    return [dict(layer=r.name, rf=r.size[0], jump=r.jump[0], start=r.start[0],\n"
         "                 output_size=r.output_shape[0])\n"
         "            for r in receptive_field_table(model, n) if r.kind != 'ReLU']\n",
-        name="rf_table",
+        name="network_rf_table",
     )
-    result = checks.check_rf_table(cheat)
+    result = checks.check_network_rf_table(cheat)
     assert "calls the package's `receptive_field_table`" in result.message
 
 
@@ -277,7 +279,7 @@ def test_rf_table_calling_the_package_table_is_caught(lenient):
         (checks.check_rf_step, checks._STEP_MISTAKES),
         (checks.check_output_size, checks._SIZE_MISTAKES),
         (checks.check_rf_of_stack, checks._STACK_MISTAKES),
-        (checks.check_rf_table, checks._TABLE_MISTAKES),
+        (checks.check_network_rf_table, checks._TABLE_MISTAKES),
     ],
 )
 def test_every_known_mistake_is_told_apart_from_the_answer(check, mistakes, lenient):

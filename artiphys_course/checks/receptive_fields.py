@@ -19,7 +19,7 @@ from torch import nn
 from artiphys_course.checks.core import CheckResult, Mistake, check_function
 from artiphys_course.receptive_fields import conv_output_size, receptive_field_table, rf_step
 
-__all__ = ["check_output_size", "check_rf_of_stack", "check_rf_step", "check_rf_table"]
+__all__ = ["check_output_size", "check_rf_of_stack", "check_rf_step", "check_network_rf_table"]
 
 _PACKAGE_RF = [
     "artiphys_course.receptive_fields.rf_step",
@@ -401,13 +401,13 @@ def _random_net(seed: int) -> tuple[nn.Sequential, int]:
     return nn.Sequential(*layers), 96
 
 
-def check_rf_table(student: Callable) -> CheckResult:
-    """Exercise: ``rf_table(model, n)`` -> one dict per kernel layer of a network.
+def check_network_rf_table(student: Callable) -> CheckResult:
+    """Exercise: ``network_rf_table(model, n)`` -> one dict per kernel layer of a network.
 
     Each row (in forward order, one per ``Conv2d``, ``MaxPool2d`` and ``AvgPool2d``) has the keys
     ``layer`` (the dotted module name), ``rf`` and ``jump`` (pixels), ``start`` (pixel) and
     ``output_size`` (units along one axis of an ``n``-pixel square image), computed with the
-    student's own ``rf_step`` and ``output_size`` (a wrong helper is blamed, not ``rf_table``).
+    student's own ``rf_step`` and ``output_size`` (a wrong helper is blamed, not this function).
     Tested on AlexNet's feature geometry, a nested network with dilation and average pooling,
     and a seeded random stack.
     """
@@ -416,7 +416,7 @@ def check_rf_table(student: Callable) -> CheckResult:
         student,
         _rf_table_reference,
         cases,
-        name="rf_table",
+        name="network_rf_table",
         mistakes=_TABLE_MISTAKES,
         forbidden=_PACKAGE_RF,
         uses=_REFERENCE_HELPERS,
