@@ -10,6 +10,7 @@ catches a function that calls the package instead.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from torch import nn
 
 from artiphys_course.barmap import orientation_tuning, weighted_bar_map
 from artiphys_course.checks.core import CheckResult, Mistake, check_function
-from artiphys_course.runtime import seeded
+from artiphys_course.runtime import ArtiphysWarning, seeded
 from artiphys_course.stimuli import BarSet, bar_coverage, make_bar_set
 
 __all__ = [
@@ -504,25 +505,27 @@ def check_bar_mapping_run(student: Callable) -> CheckResult:
     """
     cases = _run_cases()
     max_calls = max(math.ceil(len(c["bars"]) / c["batch_size"]) for c in cases)
-    return check_function(
-        student,
-        _run_variant,
-        cases,
-        name="bar_mapping_run",
-        rtol=1e-4,
-        atol=1e-5,
-        mistakes=_RUN_MISTAKES,
-        forbidden=[
-            "artiphys_course.barmap.bar_map",
-            "artiphys_course.barmap.bar_responses",
-            "artiphys_course.barmap.unit_responses",
-            "artiphys_course.barmap.weighted_bar_map",
-            "artiphys_course.stimuli.bar_coverage",
-            "artiphys_course.stimuli.make_bars",
-        ],
-        max_calls=max_calls,
-        uses={"draw_bar": _reference_bar, "weighted_map": _weighted_map_reference},
-        hint="Run your function on the first test model and compare one bar's response with "
-        "the layer's output for that image, recorded by hand.",
-        fallback="artiphys_course.barmap.bar_map",
-    )
+    with warnings.catch_warnings():  # the test networks start in training mode: no eval notices
+        warnings.simplefilter("ignore", ArtiphysWarning)
+        return check_function(
+            student,
+            _run_variant,
+            cases,
+            name="bar_mapping_run",
+            rtol=1e-4,
+            atol=1e-5,
+            mistakes=_RUN_MISTAKES,
+            forbidden=[
+                "artiphys_course.barmap.bar_map",
+                "artiphys_course.barmap.bar_responses",
+                "artiphys_course.barmap.unit_responses",
+                "artiphys_course.barmap.weighted_bar_map",
+                "artiphys_course.stimuli.bar_coverage",
+                "artiphys_course.stimuli.make_bars",
+            ],
+            max_calls=max_calls,
+            uses={"draw_bar": _reference_bar, "weighted_map": _weighted_map_reference},
+            hint="Run your function on the first test model and compare one bar's response with "
+            "the layer's output for that image, recorded by hand.",
+            fallback="artiphys_course.barmap.bar_map",
+        )
