@@ -45,7 +45,14 @@ _PACKAGE: dict[str, Callable[..., Any]] = {
 # -- draw_bar ------------------------------------------------------------------------------------
 
 
-def _reference_bar(size, orientation_deg, length, width, center) -> np.ndarray:
+def _reference_bar(
+    size: int,
+    orientation_deg: float,
+    length: float,
+    width: float,
+    center: tuple[float, float],
+) -> np.ndarray:
+    """The package's hard-edged bar, ``(size, size)`` float64."""
     cov = _PACKAGE["bar_coverage"](
         size, orientation_deg, length, width, center, antialias=False, dtype=torch.float64
     )
