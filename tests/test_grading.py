@@ -169,7 +169,8 @@ def test_an_endless_cell_is_interrupted_and_writes_stay_in_the_temporary_folder(
 def test_calling_the_reference_scores_zero(graded):
     rows, _, _ = graded
     assert _points(rows, "cheating")["output_size"] == 0
-    assert "disabled while grading" in rows["cheating", "output_size"]["message"]
+    # the check's own `forbidden` list catches the call before the grader's disabled stub
+    assert "calls the package's `conv_output_size`" in rows["cheating", "output_size"]["message"]
     assert _full(rows, "cheating", "rf_step") and _full(rows, "cheating", "rf_of_stack")
 
 
