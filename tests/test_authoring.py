@@ -74,6 +74,15 @@ def test_def_ended_by_dedented_statement():
         strip_solutions(code)
 
 
+def test_a_signature_over_several_lines_keeps_its_def_open():
+    code = (
+        "def f(\n    a, b, *, c=1\n) -> int:\n"
+        "    # BEGIN SOLUTION\n    return a\n    # END SOLUTION\n"
+    )
+    student, names = strip_solutions(code)
+    assert names == ["f"] and 'raise NotImplementedError("Exercise: f")' in student
+
+
 @pytest.mark.parametrize(
     ("code", "message"),
     [

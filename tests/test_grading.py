@@ -169,13 +169,17 @@ def test_an_endless_cell_is_interrupted_and_writes_stay_in_the_temporary_folder(
 def test_calling_the_reference_scores_zero(graded):
     rows, _, _ = graded
     assert _points(rows, "cheating")["output_size"] == 0
-    assert "disabled while grading" in rows["cheating", "output_size"]["message"]
+    # the check's own `forbidden` list catches the call before the grader's disabled stub
+    assert "calls the package's `conv_output_size`" in rows["cheating", "output_size"]["message"]
     assert _full(rows, "cheating", "rf_step") and _full(rows, "cheating", "rf_of_stack")
 
 
 def test_exercises_and_the_references_their_checks_use():
     exercises = find_exercises(REPO / "solutions" / NAME)
-    assert list(exercises) == EXERCISES
+    assert list(exercises) == [
+        *EXERCISES,
+        "network_rf_table",
+    ]  # the graded section ends before network_rf_table
     from artiphys_course.checks.receptive_fields import check_output_size, check_rf_of_stack
 
     assert exercises["output_size"] == "artiphys_course.checks.receptive_fields:check_output_size"

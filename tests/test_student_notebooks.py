@@ -3,8 +3,8 @@
 A student notebook is its solution notebook (executed by nbval on ``solutions/``) with each
 exercise body replaced by ``raise NotImplementedError`` (``test_authoring`` proves that
 ``notebooks/`` is exactly what ``artiphys build`` makes of ``solutions/``). So it runs to the end
-when (1) no cell after an exercise calls the student's function except through its check (or
-where that check passed: ``if check_x(x): ...``), and
+when (1) no cell after an exercise calls the student's function except through its check (or in
+a branch that runs only once the check has passed: ``if passed:`` with ``passed = check_f(f)``), and
 (2) every check reports an unsolved exercise instead of raising. Both are tested here, which is
 what a second, minutes-long execution of every notebook would have shown.
 """
@@ -49,24 +49,6 @@ def _check_name(call: ast.Call) -> str | None:
     return name if name and name.startswith("check_") else None
 
 
-def _used_where_checked(branch: ast.If | ast.IfExp) -> set[int]:
-    """Uses of an exercise in the body of ``if check_x(x): ...`` (or ``x if check_x(x) else``)."""
-    checked = {
-        arg.id
-        for call in ast.walk(branch.test)
-        if isinstance(call, ast.Call) and _check_name(call)
-        for arg in call.args
-        if isinstance(arg, ast.Name)
-    }
-    body = branch.body if isinstance(branch, ast.If) else [branch.body]
-    return {
-        id(node)
-        for statement in body
-        for node in ast.walk(statement)
-        if isinstance(node, ast.Name) and node.id in checked
-    }
-
-
 def _check_function(name: str):
     for info in pkgutil.iter_modules(artiphys_course.checks.__path__):
         module = importlib.import_module(f"artiphys_course.checks.{info.name}")
@@ -75,18 +57,45 @@ def _check_function(name: str):
     raise AssertionError(f"no check named {name} in artiphys_course.checks")
 
 
+def _check_results(cells: list[str]) -> set[str]:
+    """Names bound to the result of a check call (``passed = checks.check_f(f)``)."""
+    names = set()
+    for source in cells:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                if _check_name(node.value):
+                    names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
+
+
+def _passed_branches(tree: ast.AST, results: set[str]) -> set[int]:
+    """Nodes that run only when a check passed: ``if check(f):`` / ``if passed:`` bodies."""
+    inside = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.If, ast.IfExp)):
+            continue
+        test = node.test
+        passed = (isinstance(test, ast.Call) and _check_name(test)) or (
+            isinstance(test, ast.Name) and test.id in results
+        )
+        if passed:
+            body = node.body if isinstance(node, ast.If) else [node.body]
+            inside |= {id(sub) for part in body for sub in ast.walk(part)}
+    return inside
+
+
 @pytest.mark.parametrize("path", STUDENT, ids=[p.stem for p in STUDENT])
 def test_student_functions_are_only_called_through_their_checks(path):
     cells = _code_cells(path)
     exercises = _exercises(cells)
+    results = _check_results(cells)
     for i, source in enumerate(cells):
         tree = ast.parse(source)
-        allowed = set()  # the exercise passed to its check, and used where that check passed
+        # the exercise passed to its check, or used where its check has passed
+        allowed = _passed_branches(tree, results)
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _check_name(node):
                 allowed |= {id(arg) for arg in node.args if isinstance(arg, ast.Name)}
-            if isinstance(node, (ast.If, ast.IfExp)):
-                allowed |= _used_where_checked(node)
         for node in ast.walk(tree):
             if (
                 isinstance(node, ast.Name)
@@ -96,7 +105,8 @@ def test_student_functions_are_only_called_through_their_checks(path):
             ):
                 pytest.fail(
                     f"{path.name}, code cell {i}: uses the exercise {node.id!r} outside its "
-                    "check; an unsolved notebook would stop here (use the package's reference)"
+                    "check or a branch its passed check guards; an unsolved notebook would "
+                    "stop here (use the package's reference)"
                 )
 
 

@@ -132,8 +132,9 @@ def strip_solutions(source: str, where: str = "cell") -> tuple[str, list[str]]:
                 enclosing = [(i, n) for i, n in enclosing if i < indent] + [
                     (indent, match.group(2))
                 ]
-            elif stripped and not stripped.startswith("#"):
-                # a statement at or left of a def's indentation ends that def
+            elif stripped and not stripped.startswith(("#", ")")):
+                # a statement at or left of a def's indentation ends that def (the `):` closing
+                # a signature written over several lines does not)
                 indent = len(line) - len(line.lstrip())
                 enclosing = [(i, n) for i, n in enclosing if i < indent]
             if stripped == END:
