@@ -139,4 +139,6 @@ def test_nbgrader_autograde_gives_the_points_of_artiphys_grade(tmp_path, monkeyp
     }
     assert nbgrader_points == pytest.approx(ours)
     assert ours["correct", "output_size"] > 0 and ours["wrong", "rf_step"] == 0
+    # rf_of_stack is right; only the rf_step it calls is wrong: the blame goes there, in both
+    assert ours["wrong", "rf_of_stack"] == ours["correct", "rf_of_stack"] > 0
     assert 0 < ours["wrong", "output_size"] < ours["correct", "output_size"]

@@ -198,7 +198,9 @@ def references(check: Callable[..., Any]) -> list[str]:
 
 def _stub(original: Callable[..., Any], qualified: str) -> Callable[..., Any]:
     def stub(*args: Any, **kwargs: Any) -> Any:
-        if _STATE["student"]:
+        from artiphys_course.checks.core import trusted
+
+        if _STATE["student"] and not trusted():  # a check's own helper may call it
             raise ReferenceDisabled(
                 f"{qualified} is disabled while grading: write the exercise without calling the "
                 "package's reference"
