@@ -234,12 +234,16 @@ def extract_features(
     images = torch.as_tensor(images)
     if images.ndim != 4:
         raise ValueError(f"images must be (N, C, H, W), got {tuple(images.shape)}")
+    if len(images) == 0:
+        raise ValueError("images is empty (N = 0): there is nothing to extract features from")
     device = get_device(device)
     model = model.to(device)
     order = _completion_order(model)
     deepest = max(mapping.values(), key=order.index)
     runner = truncate(model, deepest)
-    chunks: dict[str, list[np.ndarray]] = {label: [] for label in mapping}
+    # each layer's array is allocated once, at its first batch, and filled in place: no list of
+    # chunks and no concatenated copy, so the peak is the result itself
+    features: dict[str, np.ndarray] = {}
     starts = range(0, len(images), batch_size)
     layers_used = list(set(mapping.values()))
     with torch.no_grad(), eval_mode(model), record_layers(model, layers_used) as acts:
@@ -247,8 +251,11 @@ def extract_features(
             batch = images[start : start + batch_size].to(device=device, dtype=torch.float32)
             runner(transform(batch) if transform is not None else batch)
             for label, name in mapping.items():
-                chunks[label].append(pool_features(acts[name], pool).float().cpu().numpy())
-    return {label: np.concatenate(parts) for label, parts in chunks.items()}
+                chunk = pool_features(acts[name], pool).float().cpu().numpy()
+                if label not in features:
+                    features[label] = np.empty((len(images), *chunk.shape[1:]), np.float32)
+                features[label][start : start + len(chunk)] = chunk
+    return features
 
 
 class FeatureExtractor:

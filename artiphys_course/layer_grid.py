@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,6 +72,9 @@ from artiphys_course.training import TensorBatches, TrainResult, fit
 if TYPE_CHECKING:
     from artiphys_course.data.allen import AllenNaturalScenes
     from artiphys_course.simulate import SimulatedArea
+
+#: A function that returns one network's ``{layer: features}`` when called (see run_layer_grid).
+FeatureSource = Callable[[], Mapping[str, np.ndarray | torch.Tensor]]
 
 __all__ = [
     "AreaData",
@@ -540,6 +543,13 @@ class LayerReadoutModel(nn.Module):
         return self.readout(pool_features(forward_until(self.network, self.layer, x), self.pool))
 
 
+def _rows(feats: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``feats[ids]``, as a view (no copy of a large feature array) when ``ids`` is a run."""
+    if len(ids) and np.array_equal(ids, np.arange(ids[0], ids[0] + len(ids))):
+        return feats[ids[0] : ids[0] + len(ids)]
+    return feats[ids]
+
+
 def _fit_cell(
     network: str,
     layer: str,
@@ -551,7 +561,7 @@ def _fit_cell(
 ) -> list[GridRow]:
     """One readout for all neurons of ``areas`` (which share their training images)."""
     start = time.perf_counter()
-    x_train = feats[areas[0].train_image_ids]
+    x_train = _rows(feats, areas[0].train_image_ids)
     y_train = np.concatenate([a.train_responses for a in areas], axis=1)
     if readout == "ridge":
         fit = fit_ridge(x_train, y_train, alphas)
@@ -603,7 +613,7 @@ def _fit_cell(
 
 
 def run_layer_grid(
-    features: Mapping[str, Mapping[str, np.ndarray | torch.Tensor]],
+    features: Mapping[str, Mapping[str, np.ndarray | torch.Tensor] | FeatureSource],
     areas: Sequence[AreaData] | AreaData,
     *,
     readouts: Sequence[str] = ("ridge",),
@@ -621,7 +631,9 @@ def run_layer_grid(
     features : mapping
         ``{network: {layer: array (n_images, ...)}}``, e.g. from
         :func:`artiphys_course.features.extract_features`; rows are the images the areas'
-        ``*_image_ids`` index.
+        ``*_image_ids`` index. A network's value may also be a function of no arguments that
+        returns its ``{layer: array}``: it is called when the grid reaches that network and its
+        features are dropped after, so only one network's features are in memory at a time.
     areas : AreaData or sequence of AreaData
     readouts : sequence of str
         ``"ridge"`` (closed form, penalty by leave-one-out CV) and/or ``"factorized"``
@@ -637,13 +649,14 @@ def run_layer_grid(
         A joblib backend name; default: the active one (see the module docstring for
         Dask / Ray).
     progress : bool
-        Show a progress bar over cells.
+        Show a progress bar over cells (one per network).
     csv_path : str or Path, optional
         Also write the table there (nothing is written otherwise).
 
     Returns
     -------
     GridResult
+        Rows in the order network, layer, area, readout.
     """
     from joblib import Parallel, delayed
 
@@ -658,43 +671,56 @@ def run_layer_grid(
             raise ValueError(f"unknown readout {r!r}; choose from {valid}")
     if not features:
         raise ValueError("no networks in features")
-    arrays = {
-        net: {
-            layer: (f.detach().cpu().numpy() if isinstance(f, torch.Tensor) else np.asarray(f))
-            for layer, f in layers.items()
-        }
-        for net, layers in features.items()
-    }
-    for net, layers in arrays.items():
-        for layer, f in layers.items():
-            for a in areas:
-                top = max(a.train_image_ids.max(), a.test_image_ids.max())
-                if top >= len(f):
-                    raise IndexError(
-                        f"area {a.name!r} indexes image {top} but {net}/{layer} has only "
-                        f"{len(f)} images"
-                    )
+    for net, layers in features.items():
+        if not (callable(layers) or isinstance(layers, Mapping)):
+            raise TypeError(
+                f"features[{net!r}] must be a {{layer: array}} mapping or a function returning "
+                f"one, got {type(layers).__name__}"
+            )
     options = dict(factorized_options or {})
     # areas shown the same training images share one fit per layer (one eigendecomposition)
     groups: dict[bytes, list[AreaData]] = {}
     for area in areas:
         groups.setdefault(area.train_image_ids.tobytes(), []).append(area)
-    cells = [
-        (net, layer, arrays[net][layer], group, r)
-        for net in arrays
-        for layer in arrays[net]
-        for group in groups.values()
-        for r in readouts
-    ]
     alphas_arr = None if alphas is None else np.asarray(alphas, dtype=np.float64)
-    jobs = (delayed(_fit_cell)(n, la, f, g, r, alphas_arr, options) for n, la, f, g, r in cells)
     parallel = Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
-    done = progress_bar(parallel(jobs), progress, desc="layer x area grid", total=len(cells))
-    rows = {(r.network, r.layer, r.area, r.readout): r for cell in done for r in cell}
-    order = [
-        (n, la, a.name, r) for n in arrays for la in arrays[n] for a in areas for r in readouts
-    ]
-    result = GridResult(rows=[rows[key] for key in order])
+    rows: list[GridRow] = []
+    for net, layers in features.items():
+        arrays = _network_arrays(net, layers() if callable(layers) else layers, areas)
+        cells = [
+            (layer, arrays[layer], group, r)
+            for layer in arrays
+            for group in groups.values()
+            for r in readouts
+        ]
+        jobs = (delayed(_fit_cell)(net, la, f, g, r, alphas_arr, options) for la, f, g, r in cells)
+        desc = f"layer x area grid ({net})"
+        done = progress_bar(parallel(jobs), progress, desc=desc, total=len(cells))
+        by_key = {(r.layer, r.area, r.readout): r for cell in done for r in cell}
+        rows += [by_key[la, a.name, r] for la in arrays for a in areas for r in readouts]
+        del arrays, cells
+    result = GridResult(rows=rows)
     if csv_path is not None:
         result.to_csv(csv_path)
     return result
+
+
+def _network_arrays(
+    net: str, layers: Mapping[str, np.ndarray | torch.Tensor], areas: list[AreaData]
+) -> dict[str, np.ndarray]:
+    """One network's features as arrays, checked against the images the areas index."""
+    if not isinstance(layers, Mapping) or not layers:
+        raise ValueError(f"features[{net!r}] gave no {{layer: array}} mapping: {layers!r:.80}")
+    arrays = {
+        layer: (f.detach().cpu().numpy() if isinstance(f, torch.Tensor) else np.asarray(f))
+        for layer, f in layers.items()
+    }
+    for layer, f in arrays.items():
+        for a in areas:
+            top = max(a.train_image_ids.max(), a.test_image_ids.max())
+            if top >= len(f):
+                raise IndexError(
+                    f"area {a.name!r} indexes image {top} but {net}/{layer} has only "
+                    f"{len(f)} images"
+                )
+    return arrays

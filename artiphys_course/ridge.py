@@ -68,6 +68,20 @@ def _as_matrix(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
     return x.reshape(len(x), -1)
 
 
+def _centred_gram(x: np.ndarray, mean: np.ndarray, block: int = 4096) -> np.ndarray:
+    """``Xc Xc^T`` (float64, ``(n, n)``) with ``Xc = x - mean``, centred one column block at a time.
+
+    Centring a block before its product keeps the accuracy of centring first (no cancellation
+    of large means) while holding only ``n x block`` centred values instead of a copy of ``x``.
+    """
+    n, p = x.shape
+    gram = np.zeros((n, n))
+    for start in range(0, p, block):
+        xc = x[:, start : start + block] - mean[start : start + block]
+        gram += xc @ xc.T
+    return gram
+
+
 def _eigh(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return scipy.linalg.eigh(a, driver="evr", overwrite_a=True, check_finite=False)
 
@@ -120,13 +134,14 @@ def fit_ridge(
     if n < 3:
         raise ValueError(f"need at least 3 samples for leave-one-out, got {n}")
     x_mean, y_mean = x.mean(0, dtype=np.float64), y.mean(0)
-    xc, yc = x - x_mean.astype(work), y - y_mean
+    yc = y - y_mean
 
     dual = n <= p
     # LAPACK's MRRR driver (evr) is several times faster here than numpy's default (evd)
-    if dual:  # Gram matrix Xc Xc^T = U diag(lam) U^T
-        lam, u = _eigh((xc @ xc.T).astype(np.float64))
+    if dual:  # Gram matrix Xc Xc^T = U diag(lam) U^T; Xc is never held whole (see _centred_gram)
+        lam, u = _eigh(_centred_gram(x, x_mean.astype(work)))
     else:  # covariance Xc^T Xc = V diag(lam) V^T, U = Xc V / sqrt(lam)
+        xc = x - x_mean.astype(work)
         lam, v = _eigh((xc.T @ xc).astype(np.float64))
     keep = lam > max(lam.max(initial=0.0), 0.0) * 1e-10
     if not keep.any():
@@ -163,8 +178,9 @@ def fit_ridge(
     for i in np.unique(best):
         cols = best == i
         scaled[:, cols] = uty[:, cols] / (lam + alphas[i])[:, None]
-    if dual:
-        coef = (xc.T @ (u @ scaled).astype(work)).astype(np.float64)
+    if dual:  # Xc^T M = X^T M - mean (1^T M), without forming Xc
+        m = (u @ scaled).astype(work)
+        coef = (x.T @ m).astype(np.float64) - np.outer(x_mean, m.sum(0, dtype=np.float64))
     else:
         coef = v @ (np.sqrt(lam)[:, None] * scaled)
     intercept = y_mean - x_mean @ coef

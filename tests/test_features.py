@@ -66,6 +66,8 @@ def test_features_equal_the_network_slices_and_skip_the_classifier(alexnet, imag
     np.testing.assert_allclose(feats["conv1"], conv1, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(feats["conv3"], conv3, rtol=1e-4, atol=1e-5)
     assert feats["conv1"].dtype == np.float32
+    with pytest.raises(ValueError, match="images is empty"):
+        extract_features(alexnet, images[:0], layers, image_shape=96, progress=False)
 
 
 def test_pooling_is_adaptive_average_pooling(alexnet, images):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import weakref
 
 import numpy as np
 import pytest
@@ -189,6 +190,48 @@ def test_grid_parallel_backend_gives_the_same_table():
     serial = run_layer_grid(features, areas, progress=False)
     threaded = run_layer_grid(features, areas, n_jobs=2, backend="threading", progress=False)
     np.testing.assert_allclose(serial.matrix(), threaded.matrix())
+
+
+def test_grid_computes_lazy_networks_one_at_a_time_with_the_same_table():
+    features, areas = _two_areas(seed=5)
+    eager = run_layer_grid({"n1": features["net"], "n2": features["net"]}, areas, progress=False)
+    calls, alive = [], []
+
+    def source(name):
+        def make():
+            calls.append(name)
+            alive.append(sum(1 for ref in weakrefs if ref() is not None))
+            layers = {k: v.copy() for k, v in features["net"].items()}
+            weakrefs.append(weakref.ref(layers["a"]))
+            return layers
+
+        return make
+
+    weakrefs = []
+    lazy = run_layer_grid({"n1": source("n1"), "n2": source("n2")}, areas, progress=False)
+    assert calls == ["n1", "n2"] and alive == [0, 0]  # n1's features were freed before n2's
+    assert [(r.network, r.layer, r.area) for r in lazy.rows] == [
+        (r.network, r.layer, r.area) for r in eager.rows
+    ]
+    np.testing.assert_array_equal(lazy.matrix("n2"), eager.matrix("n2"))
+    # training images that are not a contiguous run give the same fit as a permuted copy
+    order = np.random.default_rng(0).permutation(len(areas[0].train_image_ids))
+    shuffled = [
+        AreaData(
+            a.name,
+            a.train_image_ids[order],
+            a.train_responses[order],
+            a.test_image_ids,
+            a.test_responses,
+        )
+        for a in areas
+    ]
+    again = run_layer_grid({"n1": features["net"]}, shuffled, progress=False)
+    np.testing.assert_allclose(again.matrix(), eager.matrix("n1"), rtol=1e-4)
+    with pytest.raises(TypeError, match=r"features\['n'\] must be"):
+        run_layer_grid({"n": [1, 2]}, areas, progress=False)
+    with pytest.raises(ValueError, match="gave no"):
+        run_layer_grid({"n": lambda: None}, areas, progress=False)
 
 
 def test_grid_factorized_readout_and_errors():

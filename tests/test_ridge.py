@@ -8,7 +8,7 @@ import pytest
 import torch
 from sklearn.linear_model import Ridge, RidgeCV
 
-from artiphys_course.ridge import fit_ridge
+from artiphys_course.ridge import _centred_gram, fit_ridge
 
 
 def _linear_data(n, p, m, *, seed=0, noise=1.0, offset=3.0):
@@ -33,6 +33,18 @@ def test_ridge_equals_sklearn_at_the_chosen_alpha(n, p):
         np.testing.assert_allclose(fit.coef[:, j], ridge.coef_, rtol=1e-8, atol=1e-10)
         np.testing.assert_allclose(fit.intercept[j], ridge.intercept_, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(fit.predict(x[:5]), reference.predict(x[:5]), rtol=1e-8)
+
+
+def test_dual_fit_of_float32_features_with_large_means_matches_sklearn_in_float64():
+    # the Gram matrix is centred block by block (no copy of the features): blocks of 7 columns
+    # give the direct product, and float32 features 1000 s.d. off zero keep their accuracy
+    x, y = _linear_data(40, 90, 3, offset=1000.0)
+    mean = x.mean(0)
+    np.testing.assert_allclose(_centred_gram(x, mean, block=7), (x - mean) @ (x - mean).T)
+    fit = fit_ridge(x.astype(np.float32), y, [10.0])
+    ridge = Ridge(alpha=10.0).fit(x, y)
+    np.testing.assert_allclose(fit.coef, ridge.coef_.T, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(fit.predict(x), ridge.predict(x), rtol=1e-4)
 
 
 def test_ridge_shared_alpha_and_tensor_inputs():
