@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision.transforms.v2.functional as TF
 from torch import nn
 
 from artiphys_course.models.pretrained import imagenet_normalize
@@ -124,6 +123,8 @@ def to_network_input(
             if isinstance(image_shape, int)
             else [int(s) for s in image_shape]
         )
+        import torchvision.transforms.v2.functional as TF  # lazily: see models.pretrained
+
         x = TF.resize(x, shape, antialias=True)
     return imagenet_normalize(x) if normalize else x.contiguous()
 

@@ -36,8 +36,6 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torchvision.transforms.v2 import InterpolationMode
-from torchvision.transforms.v2 import functional as TF
 
 from artiphys_course import validation
 from artiphys_course.runtime import progress_bar
@@ -227,6 +225,9 @@ class RandomScale:
     def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
         lo, hi = self.scales
         s = lo + (hi - lo) * torch.rand((), generator=generator).item()
+        from torchvision.transforms.v2 import InterpolationMode
+        from torchvision.transforms.v2 import functional as TF
+
         return TF.affine(
             images,
             angle=0.0,
@@ -251,6 +252,8 @@ class GradientBlur:
             )
         size = 2 * math.ceil(3 * self.sigma) + 1
         size = min(size, 2 * ((min(grad.shape[-2:]) - 1) // 2) + 1)
+        from torchvision.transforms.v2 import functional as TF
+
         return TF.gaussian_blur(grad, [size, size], [self.sigma, self.sigma])
 
 

@@ -177,3 +177,22 @@ def test_the_checker_catches_an_upward_import(tmp_path):
     assert any(p.startswith("simulate.images:5 imports data") for p in problems), problems
     assert any(p.startswith("widgets: in no layer") for p in problems), problems
     assert len(problems) == 2, "downward and relative imports are fine"
+
+
+def test_importing_the_package_never_imports_torchvision():
+    # torchvision's import takes about 5 s (torch._dynamo); only building a torchvision network
+    # or resizing with its transforms needs it, so every module imports it inside functions
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib, pkgutil, sys, artiphys_course\n"
+        "for m in pkgutil.walk_packages(artiphys_course.__path__, 'artiphys_course.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "    assert 'torchvision' not in sys.modules, m.name\n"
+        "from artiphys_course.models.pretrained import load_pretrained\n"
+        "load_pretrained('alexnet', weights='untrained')\n"
+        "assert 'torchvision' in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]

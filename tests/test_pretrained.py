@@ -266,7 +266,7 @@ def test_vgg19_and_googlenet_load_official_weights_and_fall_back(tmp_data_dir, e
     assert model.weights_source == "untrained" and not model.training
     del model
     # an official-format file (the same architecture, other weights) is read from the hub cache
-    builder, options = pretrained._ARCHITECTURES[name][0], pretrained._BUILD_OPTIONS.get(name, {})
+    builder, options = pretrained._builder(name), pretrained._BUILD_OPTIONS.get(name, {})
     full = builder(weights=None, **options)  # with GoogLeNet's auxiliary heads, as the file has
     full.load_state_dict(load_pretrained(name, weights="untrained", seed=3).state_dict(), False)
     expected = {k: (v.sum().item(), v.square().sum().item()) for k, v in full.state_dict().items()}

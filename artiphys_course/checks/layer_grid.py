@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-import torchvision.transforms.v2.functional as TF
 
 from artiphys_course.checks.core import CheckResult, Mistake, check_function
 from artiphys_course.features import to_network_input
@@ -40,6 +39,8 @@ def _network_input(
     normalize: bool = True,
 ) -> np.ndarray:
     """The exercise's computation with one step changed (for the known mistakes)."""
+    import torchvision.transforms.v2.functional as TF
+
     x = TF.resize((images / scale).repeat(1, 3, 1, 1), list(image_shape), antialias=antialias)
     if not normalize:
         return x.numpy()

@@ -39,11 +39,11 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
-import torchvision
 from torch import nn
 
 from artiphys_course.data.registry import (
@@ -74,12 +74,15 @@ __all__ = [
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+# torchvision.models' builder and weights enum of each network, by name: torchvision is imported
+# only when a network is built or its file looked up (importing it takes about 5 s on a CPU,
+# most of it torch._dynamo, which notebooks without a torchvision network never need)
 _ARCHITECTURES = {
-    "alexnet": (torchvision.models.alexnet, torchvision.models.AlexNet_Weights),
-    "vgg16": (torchvision.models.vgg16, torchvision.models.VGG16_Weights),
-    "vgg19": (torchvision.models.vgg19, torchvision.models.VGG19_Weights),
-    "resnet18": (torchvision.models.resnet18, torchvision.models.ResNet18_Weights),
-    "googlenet": (torchvision.models.googlenet, torchvision.models.GoogLeNet_Weights),
+    "alexnet": ("alexnet", "AlexNet_Weights"),
+    "vgg16": ("vgg16", "VGG16_Weights"),
+    "vgg19": ("vgg19", "VGG19_Weights"),
+    "resnet18": ("resnet18", "ResNet18_Weights"),
+    "googlenet": ("googlenet", "GoogLeNet_Weights"),
 }
 # Build arguments that give the module tree of the official ImageNet file (GoogLeNet's file holds
 # the auxiliary heads, removed again by _drop_auxiliary_heads once the weights are in).
@@ -118,8 +121,22 @@ def _check_network(name: str) -> None:
         raise KeyError(f"unknown network {name!r}; choose from {sorted(_ARCHITECTURES)}")
 
 
+def _builder(name: str) -> Callable[..., nn.Module]:
+    """torchvision's builder of network ``name`` (``torchvision.models.alexnet``, ...)."""
+    import torchvision.models
+
+    return getattr(torchvision.models, _ARCHITECTURES[name][0])
+
+
+def _weights_enum(name: str) -> Any:
+    """torchvision's weights enum of network ``name``; ``.DEFAULT`` is the ImageNet file."""
+    import torchvision.models
+
+    return getattr(torchvision.models, _ARCHITECTURES[name][1])
+
+
 def _official_url(name: str) -> str:
-    return _ARCHITECTURES[name][1].DEFAULT.url
+    return _weights_enum(name).DEFAULT.url
 
 
 def _official_filename(name: str) -> str:
@@ -156,7 +173,7 @@ def _how_to_get(name: str) -> str:
 
 
 def _size_mb(name: str) -> int:
-    return round(_ARCHITECTURES[name][1].DEFAULT.meta.get("_file_size", 0))
+    return round(_weights_enum(name).DEFAULT.meta.get("_file_size", 0))
 
 
 def _download_official(name: str, *, progress: bool) -> Path:
@@ -391,6 +408,8 @@ def _load_partial(model: nn.Module, path: Path) -> None:
 
 def _drop_auxiliary_heads(model: nn.Module) -> None:
     """Remove GoogLeNet's auxiliary classifiers (used in training only), as torchvision does."""
+    import torchvision.models  # already imported: the model was built by it
+
     if isinstance(model, torchvision.models.GoogLeNet):
         model.aux_logits = False
         model.aux1 = None
@@ -451,7 +470,7 @@ def load_pretrained(
     if weights == "partial" and name != "alexnet":
         raise ValueError("a partial (conv1-conv3) checkpoint exists for AlexNet only")
     with seeded(seed):
-        model = _ARCHITECTURES[name][0](weights=None, **_BUILD_OPTIONS.get(name, {}))
+        model = _builder(name)(weights=None, **_BUILD_OPTIONS.get(name, {}))
     model.weights_source = _load_weights(
         model, name, weights, path=path, download=download, progress=progress
     )
