@@ -8,13 +8,7 @@ import nbformat
 import pytest
 
 from artiphys_course.course.cli import main
-from artiphys_course.course.execution import (
-    KERNEL_ENV,
-    NotebookRun,
-    find_notebooks,
-    format_runs,
-    run_notebook,
-)
+from artiphys_course.course.execution import NotebookRun, find_notebooks, format_runs, run_notebook
 
 
 def _write(path, *sources):
@@ -42,17 +36,6 @@ def test_run_notebook_ok_and_failure(tmp_path):
     table = format_runs([run, failed])
     assert "01_good.ipynb" in table and "failed" in table and "1 failed" in table
     assert "peak MiB" in table and f"{run.peak_mb:.0f}" in table
-
-
-def test_kernels_get_the_allocator_default_unless_the_caller_set_it(tmp_path, monkeypatch):
-    nb = _write(tmp_path / "00_env.ipynb", "import os\nprint(os.environ['MALLOC_MMAP_THRESHOLD_'])")
-    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
-    assert run_notebook(nb, save=True).ok
-    printed = nbformat.read(nb, as_version=4).cells[0].outputs[0]["text"]
-    assert printed == KERNEL_ENV["MALLOC_MMAP_THRESHOLD_"] + "\n" == "4194304\n"
-    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
-    assert run_notebook(nb, save=True).ok
-    assert nbformat.read(nb, as_version=4).cells[0].outputs[0]["text"] == "65536\n"
 
 
 def test_run_hides_the_tcp_warning_but_passes_other_kernel_stderr(tmp_path, capfd):

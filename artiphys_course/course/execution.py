@@ -2,15 +2,13 @@
 
 Each notebook runs in a fresh Jupyter kernel in its own folder. The run records the wall time and
 the kernel's peak memory (its resident-set high-water mark, ``VmHWM`` in ``/proc/<pid>/status``
-on Linux; elsewhere the largest resident size seen after a cell, via ``psutil``), with the
-allocator settings of :data:`KERNEL_ENV`. The kernel's
+on Linux; elsewhere the largest resident size seen after a cell, via ``psutil``). The kernel's
 own log lines on stderr are passed through, except Jupyter's "Kernel is running over TCP without
 encryption" warning: the kernel only listens on localhost, so the warning is noise here.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -19,16 +17,9 @@ from pathlib import Path
 
 from artiphys_course.course import require
 
-__all__ = ["KERNEL_ENV", "NotebookRun", "find_notebooks", "format_runs", "run_notebook"]
+__all__ = ["NotebookRun", "find_notebooks", "format_runs", "run_notebook"]
 
 _NOISE = ("Kernel is running over TCP without encryption",)
-
-#: Environment defaults of every kernel ``run_notebook`` starts (a variable already set wins).
-#: glibc serves allocations of 4 MiB and more (tensors, arrays) with their own memory map, given
-#: back to the system when freed; by default that threshold grows after each large free, and
-#: freed tensors then stay in the process. Measured on notebook 01 (2-core CPU, warm cache):
-#: kernel peak 1577 -> 1481 MiB, same run time. ``binder/start`` sets the same for Binder.
-KERNEL_ENV = {"MALLOC_MMAP_THRESHOLD_": str(4 * 2**20)}
 
 
 @dataclass(frozen=True)
@@ -153,7 +144,7 @@ def run_notebook(
         log = Path(folder) / "kernel-stderr.log"
         try:
             with log.open("w", encoding="utf-8") as stderr:
-                client.execute(stderr=stderr, env={**KERNEL_ENV, **os.environ})
+                client.execute(stderr=stderr)
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
             message = str(err).strip().splitlines()
             short = next((m for m in reversed(message) if m.strip()), type(err).__name__)
