@@ -18,10 +18,12 @@ os.environ["ARTIPHYS_STRICT_CHECKS"] = "1"
 
 # pytest-xdist workers share the cores: each worker (and every notebook kernel it starts, which
 # inherits this environment) gets its share of threads. Oversubscribed OpenMP threads spin and
-# wait on each other: one notebook cell took 296 s instead of 30 s with 2 workers x 2 threads.
+# wait on each other: one notebook cell took 296 s instead of 33 s with 2 workers x 2 threads.
+# The cores are those this process may run on (a container's share, not the host's count).
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _WORKERS > 1:
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
+    _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (_CORES or 1) // _WORKERS)))
 
 
 def shared_data_dir() -> Path | None:

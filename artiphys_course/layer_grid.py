@@ -710,7 +710,9 @@ def _network_arrays(
 ) -> dict[str, np.ndarray]:
     """One network's features as arrays, checked against the images the areas index."""
     if not isinstance(layers, Mapping) or not layers:
-        raise ValueError(f"features[{net!r}] gave no {{layer: array}} mapping: {layers!r:.80}")
+        raise ValueError(
+            f"features[{net!r}] must give a non-empty {{layer: array}} mapping, got {layers!r:.80}"
+        )
     arrays = {
         layer: (f.detach().cpu().numpy() if isinstance(f, torch.Tensor) else np.asarray(f))
         for layer, f in layers.items()

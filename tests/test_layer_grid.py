@@ -230,8 +230,10 @@ def test_grid_computes_lazy_networks_one_at_a_time_with_the_same_table():
     np.testing.assert_allclose(again.matrix(), eager.matrix("n1"), rtol=1e-4)
     with pytest.raises(TypeError, match=r"features\['n'\] must be"):
         run_layer_grid({"n": [1, 2]}, areas, progress=False)
-    with pytest.raises(ValueError, match="gave no"):
+    with pytest.raises(ValueError, match="non-empty"):
         run_layer_grid({"n": lambda: None}, areas, progress=False)
+    with pytest.raises(ValueError, match=r"features\['n'\] must give a non-empty"):
+        run_layer_grid({"n": {}}, areas, progress=False)
 
 
 def test_grid_factorized_readout_and_errors():
