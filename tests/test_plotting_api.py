@@ -38,6 +38,44 @@ def test_signature_takes_ax_or_axes_and_returns_a_figure(name):
     assert inspect.signature(function).return_annotation in ("Figure", Figure), name
 
 
+def test_every_public_function_of_every_plotting_module_is_named_by_the_package():
+    import importlib
+
+    found = {}
+    for module_name in plotting.MODULES:
+        module = importlib.import_module(f"artiphys_course.plotting.{module_name}")
+        for name, value in vars(module).items():
+            if inspect.isfunction(value) and value.__module__ == module.__name__:
+                if not name.startswith("_"):
+                    found[name] = module_name
+    assert found == plotting._FUNCTIONS, "plotting/__init__ must name every plotting function"
+    for name, module_name in found.items():
+        assert getattr(plotting, name).__module__ == f"artiphys_course.plotting.{module_name}"
+    assert "plot_rdm" in dir(plotting) and "encoding" in dir(plotting)
+    with pytest.raises(AttributeError, match="plot_nothing"):
+        _ = plotting.plot_nothing
+
+
+def test_a_plotting_module_imports_only_what_it_needs():
+    # the package names every function but imports a module on first use: the encoding plots
+    # must not pay for scipy's statistics (RSA plots) or optimisers (bar-map fits)
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from artiphys_course.plotting import encoding\n"
+        "loaded = [m for m in ('scipy.stats', 'scipy.optimize', 'artiphys_course.rsa') "
+        "if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+        "import artiphys_course.plotting as p\n"
+        "assert p.plot_rdm.__module__ == 'artiphys_course.plotting.representations'\n"
+        "assert 'artiphys_course.rsa' in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def _one_panel_calls():
     theta = np.arange(0, 180, 10.0)
     responses = RNG.normal(size=(len(theta), 12))

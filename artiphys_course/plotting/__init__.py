@@ -2,110 +2,93 @@
 
 Each function teaches one thing (titles, axis labels with units and colour bars included), takes
 ``ax=None`` (one-panel plots) or ``axes=None`` (multi-panel figures) to draw into the caller's
-axes instead of a new figure, and returns the matplotlib ``Figure``. Everything is re-exported
-here.
+axes instead of a new figure, and returns the matplotlib ``Figure``. Every function is reachable
+here too (``plotting.plot_rdm``); like the package itself, a module is imported on first use, so
+``from artiphys_course.plotting import encoding`` does not import scipy's statistics for the RSA
+plots.
 """
 
-from artiphys_course.plotting.barmap import (
-    draw_gaussian_fit,
-    plot_bar_maps,
-    plot_bars,
-    plot_tuning,
-)
-from artiphys_course.plotting.data import (
-    plot_batch,
-    plot_test_repeats,
-)
-from artiphys_course.plotting.encoding import (
-    plot_correlation_histograms,
-    plot_filters,
-    plot_fraction_of_ceiling,
-    plot_model_comparison,
-    plot_positions,
-    plot_retinotopic_map,
-    plot_shifts,
-)
-from artiphys_course.plotting.in_silico import (
-    plot_recovery,
-    plot_size_tuning,
-    plot_tuning_distributions,
-)
-from artiphys_course.plotting.layer_grid import (
-    plot_layer_grid,
-    plot_layer_profiles,
-)
-from artiphys_course.plotting.mei import (
-    plot_cross_activation,
-    plot_image_grid,
-    plot_mei_traces,
-    plot_quadrature_phases,
-    plot_rf_comparison,
-)
-from artiphys_course.plotting.receptive_fields import (
-    plot_empirical_rf,
-    plot_rf_growth,
-)
-from artiphys_course.plotting.representations import (
-    plot_conv_filters,
-    plot_decoder,
-    plot_embedding,
-    plot_population_heatmap,
-    plot_rdm,
-    plot_rdms,
-    plot_rsa,
-    plot_tuning_curves,
-)
-from artiphys_course.plotting.simulate import (
-    plot_example_images,
-    plot_eye_tracking,
-    plot_mean_variance,
-    plot_noise_ceilings,
-    plot_retinotopy,
-    plot_true_filters,
-)
-from artiphys_course.plotting.training import (
-    plot_training_history,
-)
+from __future__ import annotations
 
-__all__ = [
-    "draw_gaussian_fit",
-    "plot_bar_maps",
-    "plot_bars",
-    "plot_batch",
-    "plot_conv_filters",
-    "plot_correlation_histograms",
-    "plot_cross_activation",
-    "plot_decoder",
-    "plot_embedding",
-    "plot_empirical_rf",
-    "plot_example_images",
-    "plot_eye_tracking",
-    "plot_filters",
-    "plot_fraction_of_ceiling",
-    "plot_image_grid",
-    "plot_layer_grid",
-    "plot_layer_profiles",
-    "plot_mean_variance",
-    "plot_mei_traces",
-    "plot_model_comparison",
-    "plot_noise_ceilings",
-    "plot_population_heatmap",
-    "plot_quadrature_phases",
-    "plot_recovery",
-    "plot_positions",
-    "plot_rdm",
-    "plot_rdms",
-    "plot_retinotopic_map",
-    "plot_retinotopy",
-    "plot_rf_comparison",
-    "plot_rf_growth",
-    "plot_rsa",
-    "plot_shifts",
-    "plot_size_tuning",
-    "plot_test_repeats",
-    "plot_training_history",
-    "plot_true_filters",
-    "plot_tuning",
-    "plot_tuning_curves",
-    "plot_tuning_distributions",
-]
+import importlib
+from types import ModuleType
+from typing import Any
+
+MODULES = (
+    "barmap",
+    "data",
+    "encoding",
+    "in_silico",
+    "layer_grid",
+    "mei",
+    "receptive_fields",
+    "representations",
+    "simulate",
+    "training",
+)
+"""The plotting modules, one per topic (imported on first use)."""
+
+_FUNCTIONS: dict[str, str] = {
+    "draw_gaussian_fit": "barmap",
+    "plot_bar_maps": "barmap",
+    "plot_bars": "barmap",
+    "plot_batch": "data",
+    "plot_conv_filters": "representations",
+    "plot_correlation_histograms": "encoding",
+    "plot_cross_activation": "mei",
+    "plot_decoder": "representations",
+    "plot_embedding": "representations",
+    "plot_empirical_rf": "receptive_fields",
+    "plot_example_images": "simulate",
+    "plot_eye_tracking": "simulate",
+    "plot_filters": "encoding",
+    "plot_fraction_of_ceiling": "encoding",
+    "plot_image_grid": "mei",
+    "plot_layer_grid": "layer_grid",
+    "plot_layer_profiles": "layer_grid",
+    "plot_mean_variance": "simulate",
+    "plot_mei_traces": "mei",
+    "plot_model_comparison": "encoding",
+    "plot_noise_ceilings": "simulate",
+    "plot_population_heatmap": "representations",
+    "plot_positions": "encoding",
+    "plot_quadrature_phases": "mei",
+    "plot_rdm": "representations",
+    "plot_rdms": "representations",
+    "plot_recovery": "in_silico",
+    "plot_retinotopic_map": "encoding",
+    "plot_retinotopy": "simulate",
+    "plot_rf_comparison": "mei",
+    "plot_rf_growth": "receptive_fields",
+    "plot_rsa": "representations",
+    "plot_shifts": "encoding",
+    "plot_size_tuning": "in_silico",
+    "plot_test_repeats": "data",
+    "plot_training_history": "training",
+    "plot_true_filters": "simulate",
+    "plot_tuning": "barmap",
+    "plot_tuning_curves": "representations",
+    "plot_tuning_distributions": "in_silico",
+}
+"""Every plotting function: name -> the module that defines it."""
+
+__all__ = sorted(_FUNCTIONS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in MODULES:
+        return _module(name)
+    module = _FUNCTIONS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | set(MODULES))
