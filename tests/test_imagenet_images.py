@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from artiphys_course.data import registry
 from artiphys_course.data.imagenet import RFMAPPING_IMAGE_SHAPE, load_rfmapping_images
@@ -68,3 +69,22 @@ def test_real_images_from_the_packed_copy_and_from_the_source_files(
     assert np.array_equal(from_files.numpy(), from_packed.numpy())
     expected = (raw - raw.min()) / (raw.max() - raw.min())
     np.testing.assert_allclose(from_packed.numpy(), expected, atol=1e-6)
+
+
+def test_unit_range_map_is_in_place_only_on_an_array_it_may_change():
+    from artiphys_course.data.imagenet import _to_unit_range
+
+    rng = np.random.default_rng(0)
+    raw = rng.normal(0.1, 0.4, (4, 3, 5, 5)).astype(np.float32)
+    expected = (raw - raw.min()) / (raw.max() - raw.min())
+    frozen = raw.copy()
+    frozen.flags.writeable = False  # e.g. a memory-mapped copy: must be left as it is
+    out = _to_unit_range(frozen)
+    np.testing.assert_allclose(out.numpy(), expected, atol=1e-6)
+    np.testing.assert_array_equal(frozen, raw)
+    writable = raw.copy()
+    out = _to_unit_range(writable)
+    assert out.dtype == torch.float32 and np.shares_memory(out.numpy(), writable), "no copy"
+    wide = _to_unit_range(raw.astype(np.float64))
+    assert wide.dtype == torch.float32
+    np.testing.assert_allclose(wide.numpy(), expected, atol=1e-6)
