@@ -17,13 +17,14 @@ REPO = Path(__file__).resolve().parent
 os.environ["ARTIPHYS_STRICT_CHECKS"] = "1"
 
 # pytest-xdist workers share the cores: each worker (and every notebook kernel it starts, which
-# inherits this environment) gets its share of threads. Oversubscribed OpenMP threads spin and
-# wait on each other: one notebook cell took 296 s instead of 33 s with 2 workers x 2 threads.
-# The cores are those this process may run on (a container's share, not the host's count).
+# inherits this environment) gets its share of threads, as `artiphys run` gives its kernels.
+# Oversubscribed OpenMP threads spin and wait on each other: one notebook cell took 296 s instead
+# of 33 s with 2 workers x 2 threads.
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _WORKERS > 1:
-    _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (_CORES or 1) // _WORKERS)))
+    from artiphys_course.course.execution import kernel_env
+
+    os.environ["OMP_NUM_THREADS"] = kernel_env(_WORKERS)["OMP_NUM_THREADS"]
 
 
 def shared_data_dir() -> Path | None:

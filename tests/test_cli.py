@@ -7,8 +7,17 @@ import sys
 import nbformat
 import pytest
 
+from artiphys_course.course import execution
 from artiphys_course.course.cli import main
-from artiphys_course.course.execution import NotebookRun, find_notebooks, format_runs, run_notebook
+from artiphys_course.course.execution import (
+    NotebookRun,
+    default_jobs,
+    find_notebooks,
+    format_runs,
+    run_notebook,
+    run_notebooks,
+    stored_seconds,
+)
 
 
 def _write(path, *sources):
@@ -68,8 +77,92 @@ def test_cli_run_reports_table_and_exit_code(tmp_path, monkeypatch, capsys):
     assert main(["run"]) == 1
     out = capsys.readouterr().out
     assert "ZeroDivisionError" in out and "2 notebooks, 1 failed" in out
-    assert "[1/2] 00_ok.ipynb: ok in" in out and "[2/2] 01_fail.ipynb: failed in" in out
+    assert "[1/1] 00_ok.ipynb: ok in" in out and "[2/2] " in out
+    assert "01_fail.ipynb: failed in" in out
     assert main(["run", "nope"]) == 2
+    for bad in ("0", "two"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["run", "--jobs", bad])
+        assert exit_.value.code == 2
+        assert "--jobs: must be a whole number, 1 or more" in capsys.readouterr().err
+
+
+def _timed(path, *seconds_per_cell):
+    """A notebook whose stored execution timestamps say each cell took the given seconds."""
+    nb = nbformat.read(path, as_version=4)
+    clock = 0.0
+    for cell, seconds in zip(nb.cells, seconds_per_cell, strict=True):
+        start, clock = clock, clock + seconds
+        cell.metadata["execution"] = {
+            "iopub.status.busy": f"2026-12-01T10:00:{start:09.6f}Z",
+            "iopub.status.idle": f"2026-12-01T10:00:{clock:09.6f}Z",
+        }
+    nbformat.write(nb, path)
+    return path
+
+
+def test_stored_seconds_reads_the_cells_timestamps(tmp_path):
+    nb = _timed(_write(tmp_path / "a.ipynb", "1", "2", "3"), 1.5, 0.25, 2.0)
+    assert stored_seconds(nb) == pytest.approx(3.75)
+    assert stored_seconds(_write(tmp_path / "b.ipynb", "1")) == 0.0
+
+
+def test_run_notebooks_runs_them_at_once_with_a_share_of_the_cores(tmp_path, monkeypatch):
+    # Each notebook waits for the other's flag file: they can only both finish if they run at once.
+    wait = (
+        "import os, pathlib, time\n"
+        "pathlib.Path('{me}.flag').touch()\n"
+        "deadline = time.time() + 60\n"
+        "while not pathlib.Path('{other}.flag').exists():\n"
+        "    assert time.time() < deadline, 'ran alone'\n"
+        "    time.sleep(0.05)\n"
+        "print(os.environ['OMP_NUM_THREADS'])"
+    )
+    a = _write(tmp_path / "a.ipynb", wait.format(me="a", other="b"))
+    b = _write(tmp_path / "b.ipynb", wait.format(me="b", other="a"))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(execution, "_cores", lambda: 4)
+    finished = []
+    runs = run_notebooks([a, b], jobs=2, save=True, on_done=finished.append)
+    assert [r.notebook for r in runs] == ["a.ipynb", "b.ipynb"] and all(r.ok for r in runs)
+    assert sorted(r.notebook for r in finished) == ["a.ipynb", "b.ipynb"]
+    for path in (a, b):
+        assert nbformat.read(path, as_version=4).cells[0].outputs[0]["text"] == "2\n"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the caller's setting wins
+    c = _write(tmp_path / "c.ipynb", "import os\nprint(os.environ['OMP_NUM_THREADS'])")
+    run_notebooks([c], jobs=2, save=True)
+    assert nbformat.read(c, as_version=4).cells[0].outputs[0]["text"] == "3\n"
+    with pytest.raises(ValueError, match="jobs must be"):
+        run_notebooks([c], jobs=0)
+
+
+def test_run_notebooks_starts_the_longest_first(tmp_path):
+    log = tmp_path / "started.txt"
+    cell = f"open({str(log)!r}, 'a').write('{{}}\\n')\nimport time\ntime.sleep(1)"
+    short = _timed(_write(tmp_path / "short.ipynb", cell.format("short")), 1.0)
+    middle = _timed(_write(tmp_path / "middle.ipynb", cell.format("middle")), 5.0)
+    long = _timed(_write(tmp_path / "long.ipynb", cell.format("long")), 10.0)
+    runs = run_notebooks([short, middle, long], jobs=2)
+    assert [r.notebook for r in runs] == ["short.ipynb", "middle.ipynb", "long.ipynb"]
+    assert log.read_text().split()[-1] == "short", "the shortest starts when a worker is free"
+
+
+@pytest.mark.parametrize(
+    ("cores", "available_mb", "n_notebooks", "expected"),
+    [
+        (2, 24_000, 11, 2),  # this course's CI machine
+        (2, 1_900, 11, 1),  # a 2 GB Binder session: one kernel at a time
+        (16, 24_000, 11, 11),  # memory allows 11 kernels
+        (16, 10_000, 11, 4),  # memory allows 4
+        (16, None, 3, 3),  # memory unknown: one per core, at most one per notebook
+    ],
+)
+def test_default_jobs_one_per_core_as_memory_allows(
+    monkeypatch, cores, available_mb, n_notebooks, expected
+):
+    monkeypatch.setattr(execution, "_cores", lambda: cores)
+    monkeypatch.setattr(execution, "_available_mb", lambda: available_mb)
+    assert default_jobs(n_notebooks) == expected
 
 
 def test_cli_refuses_a_folder_without_solutions(tmp_path, monkeypatch, capsys):

@@ -142,6 +142,10 @@ def test_correct_gets_full_points_and_empty_gets_nothing(graded):
     }
     summary = {line.split()[0]: line.split()[1:] for line in terminal.splitlines() if line}
     assert summary["correct"] == ["3.00", "3"] and summary["empty"] == ["0.00", "3"]
+    # one progress line per student as their grading ends (several may be graded at once)
+    progress = [line for line in terminal.splitlines() if line.startswith("[")]
+    assert sorted(line.split("]")[0] for line in progress) == [f"[{k}/6" for k in range(1, 7)]
+    assert any(line.endswith("] correct: 3 of 3 points") for line in progress)
 
 
 @pytest.mark.slow

@@ -7,8 +7,8 @@
     artiphys fetch --from DIR       # import local copies (USB stick, shared folder) into the cache
     artiphys build [--check] [--prune] [--root DIR]   # regenerate notebooks/ from solutions/
     artiphys build --format nbgrader --out DIR        # nbgrader source notebooks (instructors)
-    artiphys run [--student] [--save] [--root DIR] [NOTEBOOK ...]   # run headless, print a table
-    artiphys grade DIR --notebook NN [--out CSV] [--timeout S]   # grade students' notebooks
+    artiphys run [--student] [--save] [--jobs N] [--root DIR] [NOTEBOOK ...]   # run headless
+    artiphys grade DIR --notebook NN [--out CSV] [--jobs N]   # grade students' notebooks
     artiphys zoo [KIND ...]         # maintainers: retrain the shipped notebook models
     artiphys atlas --model alexnet --layers conv1,conv2 --units 16 --out DIR   # HTML atlas
 
@@ -204,19 +204,34 @@ def _build_nbgrader(root: Path, args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from artiphys_course.course.execution import find_notebooks, format_runs, run_notebook
+    import time
+
+    from artiphys_course.course.execution import (
+        checked_jobs,
+        find_notebooks,
+        format_runs,
+        run_notebooks,
+    )
 
     root = _course_root(args.root)
     folder = root / ("notebooks" if args.student else "solutions")
     paths = find_notebooks(folder, args.notebooks)
-    runs = []
-    for index, path in enumerate(paths, 1):
-        run = run_notebook(path, save=args.save, timeout=args.timeout)
+    jobs = checked_jobs(args.jobs, len(paths))
+    if jobs > 1:
+        print(f"running {len(paths)} notebooks, {jobs} at a time (--jobs 1: one at a time)")
+    done = 0
+
+    def report(run) -> None:
+        nonlocal done
+        done += 1
         peak = "" if run.peak_mb is None else f", peak {run.peak_mb:.0f} MiB"
-        print(f"[{index}/{len(paths)}] {run.notebook}: {run.status} in {run.seconds:.1f} s{peak}")
-        runs.append(run)
+        print(f"[{done}/{len(paths)}] {run.notebook}: {run.status} in {run.seconds:.1f} s{peak}")
+
+    start = time.perf_counter()
+    runs = run_notebooks(paths, jobs=jobs, save=args.save, timeout=args.timeout, on_done=report)
+    wall = time.perf_counter() - start
     print()
-    print(format_runs(runs))
+    print(format_runs(runs, wall=wall if jobs > 1 else None))
     return 0 if all(r.ok for r in runs) else 1
 
 
@@ -250,7 +265,7 @@ def _grade(args: argparse.Namespace) -> int:
 
     root = _course_root(args.root)
     (solution,) = find_notebooks(root / "solutions", [args.notebook])
-    grades = grade_folder(args.submissions, solution, timeout=args.timeout)
+    grades = grade_folder(args.submissions, solution, timeout=args.timeout, jobs=args.jobs)
     out = write_grades(grades, args.out or Path(args.submissions) / "grades.csv")
     print()
     print(format_grades(grades))
@@ -292,6 +307,26 @@ def _zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more; got {text!r}")
+    return jobs
+
+
+def _add_jobs(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help=f"{what}, each kernel with its share of the cores (default: one per core, as "
+        "memory allows at 2 GB a kernel; 1: one at a time)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``artiphys`` console script."""
     parser = argparse.ArgumentParser(prog="artiphys", description=__doc__.split("\n\n")[0])
@@ -328,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--student", action="store_true", help="run notebooks/ instead of solutions/")
     p.add_argument("--save", action="store_true", help="store the outputs in the notebook files")
     p.add_argument("--timeout", type=int, default=900, help="seconds per cell (default 900)")
+    _add_jobs(p, "notebooks run at once")
     p.add_argument("--root", metavar="DIR", help="course checkout (default: current folder)")
     p.set_defaults(func=_run)
 
@@ -336,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--notebook", required=True, metavar="NN", help="the solution graded against")
     p.add_argument("--out", metavar="CSV", help="default: SUBMISSIONS_DIR/grades.csv")
     p.add_argument("--timeout", type=int, default=60, help="seconds per cell (default 60)")
+    _add_jobs(p, "submissions graded at once")
     p.add_argument("--root", metavar="DIR", help="course checkout (default: current folder)")
     p.set_defaults(func=_grade)
 

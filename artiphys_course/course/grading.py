@@ -40,12 +40,13 @@ import site
 import sys
 import tempfile
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from artiphys_course.course import require
+from artiphys_course.course.execution import at_once, checked_jobs, kernel_env
 
 __all__ = [
     "Grade",
@@ -313,10 +314,10 @@ def _capped_client(nbclient: types.ModuleType, max_output: int) -> type:
     return CappedClient
 
 
-def _kernel_env(home: Path) -> dict[str, str]:
+def _kernel_env(home: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
     from artiphys_course import runtime
 
-    env = dict(os.environ)
+    env = dict(os.environ if base is None else base)
     env.pop("ARTIPHYS_STRICT_CHECKS", None)
     env.update(
         HOME=str(home),
@@ -361,6 +362,7 @@ def grade_submission(
     timeout: int = 60,
     max_output: int = 100_000,
     kernel_name: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> list[Grade]:
     """Run one submitted notebook and score its exercises.
 
@@ -377,6 +379,9 @@ def grade_submission(
         Characters of output kept per cell.
     kernel_name : str, optional
         Jupyter kernel; default: the notebook's own (``python3``).
+    env : mapping, optional
+        The kernel's environment before the grader's own settings (a temporary ``HOME``, the
+        Agg backend, the data cache); default: this process's.
 
     Returns
     -------
@@ -438,7 +443,7 @@ def grade_submission(
         )
         with (Path(folder) / "kernel-stderr.log").open("w") as stderr:
             try:
-                client.execute(env=_kernel_env(home), cwd=str(work), stderr=stderr)
+                client.execute(env=_kernel_env(home, env), cwd=str(work), stderr=stderr)
             except DeadKernelError:
                 pass  # the cells not run give no result: their exercises get 0 below
     setup_error = _error_of(run.cells[0])
@@ -484,6 +489,7 @@ def grade_folder(
     *,
     timeout: int = 60,
     max_output: int = 100_000,
+    jobs: int | None = None,
     progress: bool = True,
 ) -> list[Grade]:
     """Grade every ``*.ipynb`` of ``submissions`` against the exercises of ``solution``.
@@ -496,8 +502,11 @@ def grade_folder(
         The solution notebook the submissions were made from (``solutions/NN_*.ipynb``).
     timeout, max_output : int
         Seconds per cell and characters of output kept per cell (see :func:`grade_submission`).
+    jobs : int, optional
+        Submissions graded at once, each kernel with its share of the cores; default: one per
+        core, as memory allows (:func:`~artiphys_course.course.execution.default_jobs`).
     progress : bool
-        Print one line per student as it is graded.
+        Print one line per student as their grading ends.
 
     Returns
     -------
@@ -508,6 +517,8 @@ def grade_folder(
     ------
     FileNotFoundError
         When ``submissions`` is not a folder or holds no notebook.
+    ValueError
+        When ``jobs`` is not a whole number >= 1.
     """
     folder = Path(submissions)
     if not folder.is_dir():
@@ -515,15 +526,25 @@ def grade_folder(
     paths = sorted(folder.glob("*.ipynb"))
     if not paths:
         raise FileNotFoundError(f"no *.ipynb submissions in {folder}")
+    jobs = checked_jobs(jobs, len(paths))
     exercises = find_exercises(solution)
-    grades = []
-    for index, path in enumerate(paths, 1):
-        rows = grade_submission(path, exercises, timeout=timeout, max_output=max_output)
+    env = kernel_env(jobs)
+    done = 0
+
+    def grade(path: Path) -> tuple[str, list[Grade]]:
+        rows = grade_submission(path, exercises, timeout=timeout, max_output=max_output, env=env)
+        return path.stem, rows
+
+    def report(graded: tuple[str, list[Grade]]) -> None:
+        nonlocal done
+        done += 1
+        student, rows = graded
         if progress:
             total = sum(g.points for g in rows)
-            print(f"[{index}/{len(paths)}] {path.stem}: {total:g} of {_maximum(rows):g} points")
-        grades.extend(rows)
-    return grades
+            print(f"[{done}/{len(paths)}] {student}: {total:g} of {_maximum(rows):g} points")
+
+    per_student = at_once(grade, paths, jobs, on_done=report)
+    return [g for _, rows in per_student for g in rows]
 
 
 def _maximum(rows: list[Grade]) -> float:
