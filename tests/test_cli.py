@@ -11,7 +11,7 @@ from artiphys_course.course import execution
 from artiphys_course.course.cli import main
 from artiphys_course.course.execution import (
     NotebookRun,
-    default_jobs,
+    default_n_jobs,
     find_notebooks,
     format_runs,
     run_notebook,
@@ -123,17 +123,17 @@ def test_run_notebooks_runs_them_at_once_with_a_share_of_the_cores(tmp_path, mon
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(execution, "_cores", lambda: 4)
     finished = []
-    runs = run_notebooks([a, b], jobs=2, save=True, on_done=finished.append)
+    runs = run_notebooks([a, b], n_jobs=2, save=True, on_done=finished.append)
     assert [r.notebook for r in runs] == ["a.ipynb", "b.ipynb"] and all(r.ok for r in runs)
     assert sorted(r.notebook for r in finished) == ["a.ipynb", "b.ipynb"]
     for path in (a, b):
         assert nbformat.read(path, as_version=4).cells[0].outputs[0]["text"] == "2\n"
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the caller's setting wins
     c = _write(tmp_path / "c.ipynb", "import os\nprint(os.environ['OMP_NUM_THREADS'])")
-    run_notebooks([c], jobs=2, save=True)
+    run_notebooks([c], n_jobs=2, save=True)
     assert nbformat.read(c, as_version=4).cells[0].outputs[0]["text"] == "3\n"
-    with pytest.raises(ValueError, match="jobs must be"):
-        run_notebooks([c], jobs=0)
+    with pytest.raises(ValueError, match="n_jobs must be"):
+        run_notebooks([c], n_jobs=0)
 
 
 def test_run_notebooks_starts_the_longest_first(tmp_path):
@@ -142,9 +142,30 @@ def test_run_notebooks_starts_the_longest_first(tmp_path):
     short = _timed(_write(tmp_path / "short.ipynb", cell.format("short")), 1.0)
     middle = _timed(_write(tmp_path / "middle.ipynb", cell.format("middle")), 5.0)
     long = _timed(_write(tmp_path / "long.ipynb", cell.format("long")), 10.0)
-    runs = run_notebooks([short, middle, long], jobs=2)
+    runs = run_notebooks([short, middle, long], n_jobs=2)
     assert [r.notebook for r in runs] == ["short.ipynb", "middle.ipynb", "long.ipynb"]
     assert log.read_text().split()[-1] == "short", "the shortest starts when a worker is free"
+
+
+def test_at_once_keeps_the_order_and_stops_starting_work_after_an_error():
+    import threading
+    import time
+
+    started, lock = [], threading.Lock()
+
+    def work(item):
+        with lock:
+            started.append(item)
+        if item == "bad":
+            raise RuntimeError("boom")
+        time.sleep(0.2)
+        return item.upper()
+
+    assert execution.at_once(work, ["a", "b", "c"], 2) == ["A", "B", "C"]
+    started.clear()
+    with pytest.raises(RuntimeError, match="boom"):
+        execution.at_once(work, ["bad", *"defghij"], 2)
+    assert len(started) < 8, "the calls not yet started are dropped"
 
 
 @pytest.mark.parametrize(
@@ -162,7 +183,7 @@ def test_default_jobs_one_per_core_as_memory_allows(
 ):
     monkeypatch.setattr(execution, "_cores", lambda: cores)
     monkeypatch.setattr(execution, "_available_mb", lambda: available_mb)
-    assert default_jobs(n_notebooks) == expected
+    assert default_n_jobs(n_notebooks) == expected
 
 
 def test_cli_refuses_a_folder_without_solutions(tmp_path, monkeypatch, capsys):

@@ -207,7 +207,7 @@ def _run(args: argparse.Namespace) -> int:
     import time
 
     from artiphys_course.course.execution import (
-        checked_jobs,
+        checked_n_jobs,
         find_notebooks,
         format_runs,
         run_notebooks,
@@ -216,7 +216,7 @@ def _run(args: argparse.Namespace) -> int:
     root = _course_root(args.root)
     folder = root / ("notebooks" if args.student else "solutions")
     paths = find_notebooks(folder, args.notebooks)
-    jobs = checked_jobs(args.jobs, len(paths))
+    jobs = checked_n_jobs(args.jobs, len(paths))
     if jobs > 1:
         print(f"running {len(paths)} notebooks, {jobs} at a time (--jobs 1: one at a time)")
     done = 0
@@ -228,7 +228,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"[{done}/{len(paths)}] {run.notebook}: {run.status} in {run.seconds:.1f} s{peak}")
 
     start = time.perf_counter()
-    runs = run_notebooks(paths, jobs=jobs, save=args.save, timeout=args.timeout, on_done=report)
+    runs = run_notebooks(paths, n_jobs=jobs, save=args.save, timeout=args.timeout, on_done=report)
     wall = time.perf_counter() - start
     print()
     print(format_runs(runs, wall=wall if jobs > 1 else None))
@@ -265,7 +265,7 @@ def _grade(args: argparse.Namespace) -> int:
 
     root = _course_root(args.root)
     (solution,) = find_notebooks(root / "solutions", [args.notebook])
-    grades = grade_folder(args.submissions, solution, timeout=args.timeout, jobs=args.jobs)
+    grades = grade_folder(args.submissions, solution, timeout=args.timeout, n_jobs=args.jobs)
     out = write_grades(grades, args.out or Path(args.submissions) / "grades.csv")
     print()
     print(format_grades(grades))

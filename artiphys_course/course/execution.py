@@ -26,8 +26,8 @@ from artiphys_course.course import require
 __all__ = [
     "NotebookRun",
     "at_once",
-    "checked_jobs",
-    "default_jobs",
+    "checked_n_jobs",
+    "default_n_jobs",
     "find_notebooks",
     "format_runs",
     "kernel_env",
@@ -233,55 +233,59 @@ def stored_seconds(path: str | Path) -> float:
     return max(0.0, (last - first).total_seconds())
 
 
-def default_jobs(n_notebooks: int) -> int:
+def default_n_jobs(n_notebooks: int) -> int:
     """How many notebooks to run at once: one per core, as memory allows, at most ``n_notebooks``.
 
     Each concurrent kernel is given ``KERNEL_BUDGET_MB`` of the available memory, so a 2 GB
     Binder session runs one at a time and a 2-core, 24 GB machine two.
     """
-    jobs = _cores()
+    n_jobs = _cores()
     available = _available_mb()
     if available is not None:
-        jobs = min(jobs, int(available // KERNEL_BUDGET_MB))
-    return max(1, min(jobs, n_notebooks))
+        n_jobs = min(n_jobs, int(available // KERNEL_BUDGET_MB))
+    return max(1, min(n_jobs, n_notebooks))
 
 
-def checked_jobs(jobs: int | None, n_items: int) -> int:
-    """``jobs`` validated (a whole number >= 1), or ``default_jobs(n_items)`` for None."""
-    if jobs is None:
-        return default_jobs(n_items)
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        raise ValueError(f"jobs must be a whole number >= 1 (kernels run at once), got {jobs!r}")
-    return jobs
+def checked_n_jobs(n_jobs: int | None, n_items: int) -> int:
+    """``n_jobs`` validated (a whole number >= 1), or ``default_n_jobs(n_items)`` for None."""
+    if n_jobs is None:
+        return default_n_jobs(n_items)
+    if not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs < 1:
+        raise ValueError(
+            f"n_jobs must be a whole number >= 1 (kernels run at once), got {n_jobs!r}"
+        )
+    return n_jobs
 
 
-def kernel_env(jobs: int, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of one of ``jobs`` kernels run at once: each gets its share of the cores.
+def kernel_env(n_jobs: int, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of one of ``n_jobs`` kernels run at once: each gets its share of the cores.
 
-    ``env`` (default ``os.environ``) with ``OMP_NUM_THREADS = cores // jobs`` (at least 1),
+    ``env`` (default ``os.environ``) with ``OMP_NUM_THREADS = cores // n_jobs`` (at least 1),
     unless the variable is already set: the caller's value is kept. Oversubscribed OpenMP threads
     spin and wait on each other (one notebook cell took 296 s instead of 33 s with two kernels of
     two threads on two cores).
     """
     env = dict(os.environ if env is None else env)
-    env.setdefault("OMP_NUM_THREADS", str(max(1, _cores() // jobs)))
+    env.setdefault("OMP_NUM_THREADS", str(max(1, _cores() // n_jobs)))
     return env
 
 
 def at_once(
     function: Callable[[T], R],
     items: Sequence[T],
-    jobs: int,
+    n_jobs: int,
     *,
     first: Callable[[T], float] | None = None,
     on_done: Callable[[R], None] | None = None,
 ) -> list[R]:
-    """``[function(item) for item in items]``, ``jobs`` calls at a time (threads).
+    """``[function(item) for item in items]``, ``n_jobs`` calls at a time (threads).
 
     For functions that wait on a kernel: each call runs in a thread of this process, the work in
     the kernel's own process. ``first`` ranks the items (largest first: start the longest work
     first, so no long one is left for the end). ``on_done`` is called with each result as it
     comes, in the order they finish, one call at a time. Results are in the order of ``items``.
+    An exception in one call is raised here once the calls already running have ended; the
+    calls not yet started are dropped.
     """
     reporting = threading.Lock()
 
@@ -292,29 +296,34 @@ def at_once(
                 on_done(result)
         return result
 
-    if jobs == 1:
+    if n_jobs == 1:
         return [one(item) for item in items]
     order = range(len(items))
     if first is not None:
         order = sorted(order, key=lambda i: -first(items[i]))
     results: list[R | None] = [None] * len(items)
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
         futures = {pool.submit(one, items[index]): index for index in order}
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
+        try:
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+        except BaseException:  # an error or Ctrl-C: start nothing more, then re-raise
+            for future in futures:
+                future.cancel()
+            raise
     return results  # type: ignore[return-value]
 
 
 def run_notebooks(
     paths: Sequence[str | Path],
     *,
-    jobs: int | None = None,
+    n_jobs: int | None = None,
     save: bool = False,
     timeout: int = 900,
     kernel_name: str | None = None,
     on_done: Callable[[NotebookRun], None] | None = None,
 ) -> list[NotebookRun]:
-    """Execute notebooks, ``jobs`` at a time, each in a fresh kernel with its share of the cores.
+    """Execute notebooks, ``n_jobs`` at a time, each in a fresh kernel with its share of the cores.
 
     Notebooks run independently (each in its own kernel and folder; shared downloads are written
     atomically), so running them at once changes no result. On a 2-core machine two kernels with
@@ -326,8 +335,8 @@ def run_notebooks(
     ----------
     paths : sequence of paths
         The ``.ipynb`` files.
-    jobs : int, optional
-        Notebooks run at once (at least 1); default ``default_jobs(len(paths))``. Each kernel
+    n_jobs : int, optional
+        Notebooks run at once (at least 1); default ``default_n_jobs(len(paths))``. Each kernel
         gets its share of the cores (``kernel_env``).
     save, timeout, kernel_name
         As in ``run_notebook``.
@@ -340,13 +349,13 @@ def run_notebooks(
     list of NotebookRun
         In the order of ``paths``.
     """
-    jobs = checked_jobs(jobs, len(paths))
-    env = kernel_env(jobs)
+    n_jobs = checked_n_jobs(n_jobs, len(paths))
+    env = kernel_env(n_jobs)
 
     def one(path: str | Path) -> NotebookRun:
         return run_notebook(path, save=save, timeout=timeout, kernel_name=kernel_name, env=env)
 
-    return at_once(one, paths, jobs, first=stored_seconds, on_done=on_done)
+    return at_once(one, paths, n_jobs, first=stored_seconds, on_done=on_done)
 
 
 def format_runs(runs: list[NotebookRun], *, wall: float | None = None) -> str:

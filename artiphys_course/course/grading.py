@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from artiphys_course.course import require
-from artiphys_course.course.execution import at_once, checked_jobs, kernel_env
+from artiphys_course.course.execution import at_once, checked_n_jobs, kernel_env
 
 __all__ = [
     "Grade",
@@ -489,7 +489,7 @@ def grade_folder(
     *,
     timeout: int = 60,
     max_output: int = 100_000,
-    jobs: int | None = None,
+    n_jobs: int | None = None,
     progress: bool = True,
 ) -> list[Grade]:
     """Grade every ``*.ipynb`` of ``submissions`` against the exercises of ``solution``.
@@ -502,9 +502,9 @@ def grade_folder(
         The solution notebook the submissions were made from (``solutions/NN_*.ipynb``).
     timeout, max_output : int
         Seconds per cell and characters of output kept per cell (see :func:`grade_submission`).
-    jobs : int, optional
+    n_jobs : int, optional
         Submissions graded at once, each kernel with its share of the cores; default: one per
-        core, as memory allows (:func:`~artiphys_course.course.execution.default_jobs`).
+        core, as memory allows (:func:`~artiphys_course.course.execution.default_n_jobs`).
     progress : bool
         Print one line per student as their grading ends.
 
@@ -518,7 +518,7 @@ def grade_folder(
     FileNotFoundError
         When ``submissions`` is not a folder or holds no notebook.
     ValueError
-        When ``jobs`` is not a whole number >= 1.
+        When ``n_jobs`` is not a whole number >= 1.
     """
     folder = Path(submissions)
     if not folder.is_dir():
@@ -526,9 +526,9 @@ def grade_folder(
     paths = sorted(folder.glob("*.ipynb"))
     if not paths:
         raise FileNotFoundError(f"no *.ipynb submissions in {folder}")
-    jobs = checked_jobs(jobs, len(paths))
+    n_jobs = checked_n_jobs(n_jobs, len(paths))
     exercises = find_exercises(solution)
-    env = kernel_env(jobs)
+    env = kernel_env(n_jobs)
     done = 0
 
     def grade(path: Path) -> tuple[str, list[Grade]]:
@@ -543,7 +543,7 @@ def grade_folder(
             total = sum(g.points for g in rows)
             print(f"[{done}/{len(paths)}] {student}: {total:g} of {_maximum(rows):g} points")
 
-    per_student = at_once(grade, paths, jobs, on_done=report)
+    per_student = at_once(grade, paths, n_jobs, on_done=report)
     return [g for _, rows in per_student for g in rows]
 
 
