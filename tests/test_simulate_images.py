@@ -39,3 +39,11 @@ def test_make_images_range_determinism_and_photos():
         make_images(2, (36,))
     with pytest.raises(TypeError, match="seed"):
         make_images(2, seed=None)
+
+
+def test_images_do_not_depend_on_the_chunk_size(monkeypatch):
+    from artiphys_course.simulate import images as module
+
+    reference = make_images(40, (36, 64), seed=3, photo_fraction=0.2)
+    monkeypatch.setattr(module, "_CHUNK_PIXELS", 7 * 36 * 64)  # 7 images a chunk, a ragged end
+    np.testing.assert_array_equal(make_images(40, (36, 64), seed=3, photo_fraction=0.2), reference)

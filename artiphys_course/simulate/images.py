@@ -23,6 +23,7 @@ from artiphys_course.simulate._checks import checked_image_shape, checked_seed
 __all__ = ["GREY", "make_images"]
 
 GREY = 127.5  # mean grey level of the screen; the neurons see (image - GREY) / GREY
+_CHUNK_PIXELS = 2**20  # pixels per chunk of the dead leaves and of the FFTs (4 MB of float32)
 
 
 def make_images(
@@ -111,7 +112,7 @@ def _dead_leaves(n: int, h: int, w: int, n_leaves: int, rng: np.random.Generator
     rows = np.arange(h, dtype=np.float32)
     cols = np.arange(w, dtype=np.float32)
     out = np.empty((n, h, w), np.float32)
-    chunk = 1024
+    chunk = max(1, _CHUNK_PIXELS // (h * w))
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
         img = np.repeat(background[start:stop], h * w).reshape(stop - start, h, w)
@@ -141,19 +142,22 @@ def _dead_leaves(n: int, h: int, w: int, n_leaves: int, rng: np.random.Generator
 def _shade_and_blur(images: np.ndarray, blur_sigma: float, rng: np.random.Generator) -> np.ndarray:
     """Multiply by a smooth 1/f illumination field and blur with a Gaussian, in place.
 
-    FFTs in float32, 1024 images at a time to bound memory.
+    FFTs in float32, ``_CHUNK_PIXELS`` pixels at a time to bound memory; the illumination's
+    random coefficients are drawn chunk by chunk too (the same stream as one draw for all).
     """
     n, h, w = images.shape
+    step = max(1, _CHUNK_PIXELS // (h * w))
     f_row = torch.fft.fftfreq(h)[:, None]
     f_col = torch.fft.rfftfreq(w)[None, :]
     f = torch.sqrt(f_row**2 + f_col**2)
     # illumination: random spectrum with 1/f amplitude at large scales (< 4 cycles per image)
     amplitude = torch.where((f > 0) & (f < 4.0 / max(h, w)), 1.0 / f.clamp_min(1e-9), 0.0)
     transfer = torch.exp(-2.0 * (math.pi * blur_sigma * f) ** 2)
-    coefficients = torch.from_numpy(rng.standard_normal((n, h, w // 2 + 1, 2), dtype=np.float32))
-    for start in range(0, n, 1024):
-        chunk = slice(start, start + 1024)
-        light = torch.fft.irfft2(torch.view_as_complex(coefficients[chunk]) * amplitude, s=(h, w))
+    for start in range(0, n, step):
+        chunk = slice(start, start + step)
+        shape = (len(images[chunk]), h, w // 2 + 1, 2)
+        coefficients = torch.from_numpy(rng.standard_normal(shape, dtype=np.float32))
+        light = torch.fft.irfft2(torch.view_as_complex(coefficients) * amplitude, s=(h, w))
         light = light / light.std(dim=(1, 2), keepdim=True).clamp_min(1e-9)
         shaded = torch.from_numpy(images[chunk]) * torch.exp(0.15 * light)
         if blur_sigma > 0:
