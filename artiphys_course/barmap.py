@@ -45,6 +45,7 @@ from artiphys_course.tuning import preferred_orientation
 from artiphys_course.units import eval_mode, model_device, select_neurons
 
 __all__ = [
+    "BATCH_VALUES",
     "BarMapResult",
     "GaussianFit",
     "bar_map",
@@ -59,6 +60,9 @@ __all__ = [
     "unit_responses",
     "weighted_bar_map",
 ]
+
+BATCH_VALUES = 2**21
+"""Image values (float32) per forward pass of :func:`bar_responses` when ``batch_size`` is None."""
 
 
 # --------------------------------------------------------------------------- recording responses
@@ -189,7 +193,7 @@ def bar_responses(
     background: float = 0.0,
     amplitude: float | Sequence[float] = 1.0,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     device: torch.device | str | None = None,
     fast: bool = True,
     progress: bool = True,
@@ -207,9 +211,11 @@ def bar_responses(
     background, amplitude : float
         Bar images are ``background + polarity * amplitude`` inside the bar (see
         :meth:`~artiphys_course.stimuli.BarSet.images`).
-    batch_size : int
-        Bars per forward pass (256 keeps a notebook kernel small: AlexNet conv3 bars at 1024
-        per pass cost about 0.8 GB).
+    batch_size : int, optional
+        Bars per forward pass. Default: as many as hold ``BATCH_VALUES`` image values (8 MB of
+        float32), so a pass costs about the same memory whatever the bar size: 43 AlexNet conv3
+        bars (3 x 127 x 127; 256 a pass add about 260 MB to a kernel, 1024 about 0.8 GB), 176
+        conv2 bars, 3,106 conv1 bars, in about the same time as 256 a pass.
     device : optional
         Where to compute (default: where the model's parameters are, else CPU).
     progress : bool
@@ -220,8 +226,10 @@ def bar_responses(
     np.ndarray
         ``(n_bars, n_units)`` float32 (stimuli by neurons).
     """
-    batch_size = validation.integer(batch_size, "batch_size", minimum=1)
     in_channels = validation.integer(in_channels, "in_channels", minimum=1)
+    if batch_size is None:
+        batch_size = max(1, BATCH_VALUES // (in_channels * math.prod(bars.image_shape)))
+    batch_size = validation.integer(batch_size, "batch_size", minimum=1)
     # without a transform the images go straight into the model's first convolution
     first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     if transform is None and first_conv is not None and first_conv.in_channels != in_channels:

@@ -95,6 +95,27 @@ def test_bar_responses_batches_agree(net):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+def test_bar_responses_default_batch_holds_a_fixed_number_of_image_values(net, monkeypatch):
+    from artiphys_course import barmap
+
+    n = xn(net, "features.0")
+    bars = make_bar_set(n, receptive_field(net, "features.0").size[0], n_positions=3)
+    per_bar = 3 * n * n
+    monkeypatch.setattr(barmap, "BATCH_VALUES", 10 * per_bar + 1)  # 10 bars a pass
+    passes = []
+    original = barmap.unit_responses
+
+    def counted(model, layer, images, **kwargs):
+        passes.append(len(images))
+        return original(model, layer, images, **kwargs)
+
+    monkeypatch.setattr(barmap, "unit_responses", counted)
+    auto = bar_responses(net, "features.0", bars, progress=False)
+    assert max(passes) == 10 and sum(passes) == len(bars)
+    one_pass = bar_responses(net, "features.0", bars, batch_size=len(bars), progress=False)
+    np.testing.assert_allclose(auto, one_pass, rtol=1e-5, atol=1e-5)
+
+
 def test_weighted_map_is_the_weighted_sum_of_bars():
     bars = make_bar_set(25, rf_size=15, n_positions=3, n_orientations=4)
     responses = np.random.default_rng(0).normal(size=len(bars))
