@@ -14,9 +14,7 @@ import rdm``). Nothing is imported before it is used, so ``import artiphys_cours
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
-from typing import Any
+from artiphys_course._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 """The package version; Colab install cells install the git tag ``v<version>`` (see README)."""
@@ -73,22 +71,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(["__repository__", "__version__", *TOPICS, *_EXPORTS])
 
 
-def __getattr__(name: str) -> Any:
-    if name in TOPICS:
-        return _topic(name)
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_topic(module), name)
-    globals()[name] = value
-    return value
-
-
-def _topic(name: str) -> ModuleType:
-    # importing a submodule binds it as an attribute of this package, so later look-ups of
-    # ``ap.<topic>`` find the module itself, never a function of the same name
-    return importlib.import_module(f"{__name__}.{name}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, TOPICS, _EXPORTS)

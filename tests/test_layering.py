@@ -17,7 +17,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "artiphys_course"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("runtime", "validation"),  # validation: the shared argument checks
+    ("_lazy", "runtime", "validation"),  # validation: the shared argument checks
     ("stimuli", "metrics", "losses"),  # pure computations on tensors and arrays
     ("simulate", "hierarchy"),
     ("data",),
@@ -133,8 +133,10 @@ def test_no_module_imports_from_a_lower_layer():
 
 
 def test_package_init_imports_no_topic_module_eagerly():
-    # `import artiphys_course` stays light: topic modules load on first attribute access
-    assert internal_imports(PACKAGE / "__init__.py", PACKAGE) == []
+    # `import artiphys_course` stays light: topic modules load on first attribute access, through
+    # `_lazy`, which imports nothing of the package
+    assert [m for _, m in internal_imports(PACKAGE / "__init__.py", PACKAGE)] == ["_lazy"]
+    assert internal_imports(PACKAGE / "_lazy.py", PACKAGE) == []
 
 
 @pytest.mark.parametrize(

@@ -97,14 +97,22 @@ def find_notebooks(folder: str | Path, names: list[str] | None = None) -> list[P
     return chosen
 
 
-def _peak_rss_mb(pid: int) -> float | None:
-    """Peak (Linux) or current resident memory of process ``pid`` in MiB; None if unknown."""
+def _proc_mb(path: str, field: str) -> float | None:
+    """A ``kB`` field of a Linux ``/proc`` file (``VmHWM`` of ``/proc/<pid>/status``) in MiB."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return None
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    """Peak (Linux) or current resident memory of process ``pid`` in MiB; None if unknown."""
+    peak = _proc_mb(f"/proc/{pid}/status", "VmHWM")
+    if peak is not None:
+        return peak
     try:
         import psutil  # a dependency of ipykernel
     except ImportError:
@@ -197,12 +205,9 @@ def _cores() -> int:
 
 def _available_mb() -> float | None:
     """Memory available to new processes in MiB (``MemAvailable``, or psutil's); None if unknown."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
+    available = _proc_mb("/proc/meminfo", "MemAvailable")
+    if available is not None:
+        return available
     try:
         import psutil
     except ImportError:

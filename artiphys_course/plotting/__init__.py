@@ -10,9 +10,7 @@ plots.
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
-from typing import Any
+from artiphys_course._lazy import lazy_attributes
 
 MODULES = (
     "barmap",
@@ -75,20 +73,4 @@ _FUNCTIONS: dict[str, str] = {
 __all__ = sorted(_FUNCTIONS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in MODULES:
-        return _module(name)
-    module = _FUNCTIONS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def _module(name: str) -> ModuleType:
-    return importlib.import_module(f"{__name__}.{name}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__) | set(MODULES))
+__getattr__, __dir__ = lazy_attributes(__name__, MODULES, _FUNCTIONS)
