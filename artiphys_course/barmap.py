@@ -214,8 +214,8 @@ def bar_responses(
     batch_size : int, optional
         Bars per forward pass. Default: as many as hold ``BATCH_VALUES`` image values (8 MB of
         float32), so a pass costs about the same memory whatever the bar size: 43 AlexNet conv3
-        bars (3 x 127 x 127; 256 a pass add about 260 MB to a kernel, 1024 about 0.8 GB), 176
-        conv2 bars, 3,106 conv1 bars, in about the same time as 256 a pass.
+        bars (3 x 127 x 127), 176 conv2 bars, 3,106 conv1 bars, in about the time 256 bars a
+        pass take. At 256 conv3 bars a pass a kernel grew by about 260 MB, at 1024 by 0.8 GB.
     device : optional
         Where to compute (default: where the model's parameters are, else CPU).
     progress : bool

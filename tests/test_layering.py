@@ -181,13 +181,19 @@ def test_the_checker_catches_an_upward_import(tmp_path):
     assert len(problems) == 2, "downward and relative imports are fine"
 
 
-def test_importing_the_package_never_imports_torchvision():
-    # torchvision's import takes about 5 s (torch._dynamo); only building a torchvision network
-    # or resizing with its transforms needs it, so every module imports it inside functions
+def _in_a_fresh_interpreter(code: str) -> None:
+    """Run ``code`` in a new Python process (nothing imported yet); fail with its stderr."""
     import subprocess
     import sys
 
-    code = (
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_importing_the_package_never_imports_torchvision():
+    # torchvision's import takes about 5 s (torch._dynamo); only building a torchvision network
+    # or resizing with its transforms needs it, so every module imports it inside functions
+    _in_a_fresh_interpreter(
         "import importlib, pkgutil, sys, artiphys_course\n"
         "for m in pkgutil.walk_packages(artiphys_course.__path__, 'artiphys_course.'):\n"
         "    importlib.import_module(m.name)\n"
@@ -196,5 +202,18 @@ def test_importing_the_package_never_imports_torchvision():
         "load_pretrained('alexnet', weights='untrained')\n"
         "assert 'torchvision' in sys.modules\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_plotting_module_imports_only_what_it_needs():
+    # plotting/ names every function but imports a module on first use: the encoding plots
+    # must not pay for scipy's statistics (RSA plots) or optimisers (bar-map fits)
+    _in_a_fresh_interpreter(
+        "import sys\n"
+        "from artiphys_course.plotting import encoding\n"
+        "loaded = [m for m in ('scipy.stats', 'scipy.optimize', 'artiphys_course.rsa') "
+        "if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+        "import artiphys_course.plotting as p\n"
+        "assert p.plot_rdm.__module__ == 'artiphys_course.plotting.representations'\n"
+        "assert 'artiphys_course.rsa' in sys.modules\n"
+    )

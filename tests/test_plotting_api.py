@@ -56,26 +56,6 @@ def test_every_public_function_of_every_plotting_module_is_named_by_the_package(
         _ = plotting.plot_nothing
 
 
-def test_a_plotting_module_imports_only_what_it_needs():
-    # the package names every function but imports a module on first use: the encoding plots
-    # must not pay for scipy's statistics (RSA plots) or optimisers (bar-map fits)
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\n"
-        "from artiphys_course.plotting import encoding\n"
-        "loaded = [m for m in ('scipy.stats', 'scipy.optimize', 'artiphys_course.rsa') "
-        "if m in sys.modules]\n"
-        "assert not loaded, loaded\n"
-        "import artiphys_course.plotting as p\n"
-        "assert p.plot_rdm.__module__ == 'artiphys_course.plotting.representations'\n"
-        "assert 'artiphys_course.rsa' in sys.modules\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-2000:]
-
-
 def _one_panel_calls():
     theta = np.arange(0, 180, 10.0)
     responses = RNG.normal(size=(len(theta), 12))

@@ -42,7 +42,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 KERNEL_BUDGET_MB = 2048
-"""Memory set aside per concurrent kernel (MiB): every course notebook peaks under 1.6 GB."""
+"""Memory set aside per concurrent kernel (MiB): every course notebook peaks under 1.4 GiB."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def run_notebook(
     save: bool = False,
     timeout: int = 900,
     kernel_name: str | None = None,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> NotebookRun:
     """Execute a notebook top to bottom in a fresh kernel, in its own folder.
 
@@ -150,7 +150,7 @@ def run_notebook(
         Seconds allowed per cell.
     kernel_name : str, optional
         Jupyter kernel to use; default: the notebook's own (``python3``).
-    env : dict, optional
+    env : mapping, optional
         The kernel's environment variables; default: this process's.
 
     Returns
@@ -182,7 +182,7 @@ def run_notebook(
         log = Path(folder) / "kernel-stderr.log"
         try:
             with log.open("w", encoding="utf-8") as stderr:
-                client.execute(stderr=stderr, **({"env": env} if env is not None else {}))
+                client.execute(stderr=stderr, **({"env": dict(env)} if env is not None else {}))
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
             message = str(err).strip().splitlines()
             short = next((m for m in reversed(message) if m.strip()), type(err).__name__)
@@ -216,11 +216,21 @@ def _available_mb() -> float | None:
 
 
 def stored_seconds(path: str | Path) -> float:
-    """How long the notebook's stored run took, from its cells' execution timestamps (seconds).
+    """How long the notebook's stored run took, from its cells' execution timestamps.
 
     ``artiphys run --save`` (nbclient) stores, per code cell, when the kernel began and finished
-    it; this is the span from the first cell's start to the last cell's end. 0.0 for a notebook
-    without stored timings (the generated student versions, a notebook never executed).
+    it; this is the span from the first cell's start to the last cell's end.
+
+    Parameters
+    ----------
+    path : path
+        The ``.ipynb`` file.
+
+    Returns
+    -------
+    float
+        Seconds; 0.0 for a notebook without stored timings (the generated student versions, a
+        notebook never executed).
     """
     from datetime import datetime
 
@@ -286,11 +296,26 @@ def at_once(
     """``[function(item) for item in items]``, ``n_jobs`` calls at a time (threads).
 
     For functions that wait on a kernel: each call runs in a thread of this process, the work in
-    the kernel's own process. ``first`` ranks the items (largest first: start the longest work
-    first, so no long one is left for the end). ``on_done`` is called with each result as it
-    comes, in the order they finish, one call at a time. Results are in the order of ``items``.
-    An exception in one call is raised here once the calls already running have ended; the
-    calls not yet started are dropped.
+    the kernel's own process.
+
+    Parameters
+    ----------
+    function : callable
+        Called once per item.
+    items : sequence
+    n_jobs : int
+        Calls at a time (1: one after the other, in this thread).
+    first : callable, optional
+        Ranks the items, largest started first (the longest work first, so no long one is left
+        for the end); default: in the order of ``items``.
+    on_done : callable, optional
+        Called with each result as it comes, in the order they finish, one call at a time.
+
+    Returns
+    -------
+    list
+        The results, in the order of ``items``. An exception in one call is raised here once the
+        calls already running have ended; the calls not yet started are dropped.
     """
     reporting = threading.Lock()
 
